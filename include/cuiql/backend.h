@@ -1,0 +1,183 @@
+/* backend.h — the operations one IQL step is made of, implemented once per device.
+ *
+ * The algorithm (src/core/iql.c) is written once in host C against this table; the CPU
+ * backend (src/cpu/) and the CUDA backend (kernels/) each fill it in. Buffers are pointers
+ * into the backend's own memory (host memory on the CPU, device memory on CUDA); the host may
+ * offset them but never dereferences them.
+ *
+ * Step operations are asynchronous and return nothing: a failure inside them is recorded and
+ * reported by status(). Nothing inside a step allocates, copies between host and device, or
+ * synchronises; everything that varies per step (step count, learning rates, RNG offsets) is
+ * read from StepScalars in backend memory, so the CUDA backend can capture a step as a graph.
+ *
+ * Matrices are row-major. Shapes in comments: P members, E ensemble members of one network
+ * (P, or 2P for the twin critics), B batch rows, S state dims, A action dims. */
+#ifndef CUIQL_BACKEND_H
+#define CUIQL_BACKEND_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cuiql/iql_math.h"
+#include "core/config.h"
+#include "core/error.h"
+
+typedef enum { ACTIVATION_NONE, ACTIVATION_RELU } Activation;
+
+/* C_i = alpha · op(A_i) · op(B_i) + beta · C_i for i < batch, row-major, where X_i = X + i·stride_x.
+ * A stride of 0 shares one operand across the batch (all members read the same input). */
+typedef struct {
+    int trans_a, trans_b;
+    int m, n, k;
+    float alpha, beta;
+    const float *a; int lda; int64_t stride_a;
+    const float *b; int ldb; int64_t stride_b;
+    float *c;       int ldc; int64_t stride_c;
+    int batch;
+} GemmArgs;
+
+/* The dataset as the host holds it (see src/data/dataset.h), handed over once. */
+typedef struct {
+    int64_t n, n_states;
+    int obs_dim, act_dim;
+    const float *states;       /* [n_states, S] */
+    const uint32_t *state_row; /* [n] */
+    const uint32_t *next_row;  /* [n] */
+    const float *actions;      /* [n, A] */
+    const float *rewards;      /* [n] */
+    const float *terminals;    /* [n] */
+} ReplaySource;
+
+typedef struct Replay Replay;  /* the backend's copy of the data (device memory or pinned host) */
+
+/* One sampled batch, in backend memory. */
+typedef struct {
+    int rows;
+    float *state;         /* [B, S] */
+    float *next_state;    /* [B, S] */
+    float *state_action;  /* [B, S+A] concat(s, a): the critics' input */
+    float *action;        /* [B, A] */
+    float *reward;        /* [B] */
+    float *terminal;      /* [B] */
+    uint32_t *index;      /* [B] transitions drawn */
+} Batch;
+
+/* Batch k (k = scalars->step) is transitions [kB, (k+1)B) mod N when sequential; otherwise
+ * row i draws transition philox_index(philox_value(seed, k, i), N). */
+typedef struct {
+    int sequential;
+    uint64_t seed;
+} SamplingArgs;
+
+/* The value and critic losses, their gradients and the advantage weights (one fused op). */
+typedef struct {
+    int members, rows;            /* P, B */
+    const float *v;               /* [P, B]    V(s) */
+    const float *v_next;          /* [P, B]    V(s') */
+    const float *q;               /* [P, 2, B] online critics at (s, a) */
+    const float *q_hat;           /* [P, 2, B] target critics (online ones when ρ = 1) */
+    const float *reward;          /* [B] */
+    const float *terminal;        /* [B] */
+    const float *tau, *beta;      /* [P] per-member expectile and temperature */
+    float discount, adv_clip;
+    float q_scale;                /* ½: mean of the two critics' MSEs; 1: their sum */
+    int value_target_q;           /* 0: u = y − v (seed); 1: u = min(Q̂1, Q̂2) − v (paper) */
+    float *dv;                    /* [P, B]    out: dL_V/dv */
+    float *dq;                    /* [P, 2, B] out: dL_Q/dq */
+    float *weight;                /* [P, B]    out: advantage weight w */
+    float *stats;                 /* [P, IQL_STAT_COUNT, B] out: every stat but POLICY_LOSS */
+} HeadsArgs;
+
+/* The advantage-weighted policy loss and its gradients. */
+typedef struct {
+    int members, rows, act_dim;   /* P, B, A */
+    int deterministic;
+    const float *pre;             /* [P, B, A] policy MLP output before tanh */
+    const float *log_std;         /* [P, A] (unused when deterministic) */
+    const float *action;          /* [B, A] dataset actions */
+    const float *weight;          /* [P, B] */
+    float max_action, log_std_min, log_std_max;
+    float *dpre;                  /* [P, B, A] out: dL_π/dpre */
+    float *dlog_std_elem;         /* [P, B, A] out: per-element dL_π/dlog_std, summed by column_sums */
+    float *stats;                 /* [P, IQL_STAT_COUNT, B] out: IQL_STAT_POLICY_LOSS */
+} PolicyHeadArgs;
+
+/* AdamW over the whole parameter buffer: element i belongs to the first group g with
+ * i < group_end[g], and uses scalars->lr[g]. */
+typedef struct {
+    float *param;
+    const float *grad;
+    float *m, *v;
+    int64_t n;
+    int64_t group_end[LR_GROUP_COUNT];
+    float beta1, beta2, eps, weight_decay;
+    const StepScalars *scalars;
+} AdamWArgs;
+
+typedef struct {
+    int threads;               /* CPU: BLAS threads (0 = all cores) */
+    int device_index;          /* CUDA */
+    PrecisionKind precision;   /* CUDA: fp32 or tf32 GEMMs */
+    int use_graphs;            /* CUDA: capture each step as a graph (1) or run eagerly (0) */
+} BackendOptions;
+
+typedef struct Backend Backend;
+
+typedef struct {
+    const char *name;
+
+    /* lifetime */
+    void (*destroy)(Backend *);
+    int (*status)(Backend *, Error *);         /* first error of an async op, if any; no sync */
+    int (*synchronize)(Backend *, Error *);
+    void (*describe)(Backend *, char *buf, size_t len); /* "NVIDIA H100 80GB HBM3 (sm_90, 79 GiB)" */
+
+    /* memory: at setup time only */
+    void *(*alloc)(Backend *, size_t bytes, Error *);  /* zero-filled */
+    void (*release)(Backend *, void *ptr);
+    int (*upload)(Backend *, void *dst, const void *src, size_t bytes, Error *);
+    int (*download)(Backend *, void *dst, const void *src, size_t bytes, Error *);
+    Replay *(*replay_create)(Backend *, const ReplaySource *, ReplayKind mode, int batch_rows, Error *);
+    void (*replay_destroy)(Backend *, Replay *);
+
+    /* Runs one step: issue(arg) makes the step's calls below. The CPU backend just calls it;
+     * the CUDA backend captures the first call as a graph and replays it afterwards, so issue
+     * must make the same calls with the same arguments every time. */
+    void (*run_step)(Backend *, void (*issue)(void *arg), void *arg);
+
+    /* step operations */
+    void (*prepare_step)(Backend *, StepScalars *scalars, const LrSchedule schedule[LR_GROUP_COUNT],
+                         float beta1, float beta2);   /* fills lr and bias corrections from scalars->step */
+    void (*finish_step)(Backend *, StepScalars *scalars);  /* scalars->step += 1 */
+    void (*sample_batch)(Backend *, Replay *, const SamplingArgs *, const StepScalars *scalars, Batch *out);
+    void (*gemm)(Backend *, const GemmArgs *);
+    void (*bias_activation)(Backend *, float *y, const float *bias, int members, int rows, int cols,
+                            Activation act);  /* y[e,r,c] = act(y[e,r,c] + bias[e,c]) */
+    void (*relu_backward)(Backend *, float *dy, const float *y, int64_t n);  /* dy *= (y > 0) */
+    void (*column_sums)(Backend *, float *out, const float *in, int members, int rows, int cols);
+                                                  /* out[e,c] = Σ_r in[e,r,c] */
+    void (*row_sums)(Backend *, float *out, const float *in, int64_t rows, int cols);
+                                                  /* out[r] = Σ_c in[r,c] */
+    void (*value_critic_heads)(Backend *, const HeadsArgs *);
+    void (*policy_head)(Backend *, const PolicyHeadArgs *);
+    void (*adamw)(Backend *, const AdamWArgs *);
+    void (*polyak)(Backend *, float *target, const float *online, float rho, int64_t n);
+    void (*copy)(Backend *, float *dst, const float *src, int64_t n);
+
+    /* dst[j] = bound · (2·philox_uniform01(philox_value(seed, subsequence, j)) − 1) */
+    void (*init_uniform)(Backend *, float *dst, int64_t n, float bound, uint64_t seed, uint64_t subsequence);
+} BackendOps;
+
+/* Every backend's state struct starts with this, so a Backend * is also its own struct. */
+struct Backend {
+    const BackendOps *ops;
+};
+
+Backend *cpu_backend_create(const BackendOptions *opt, Error *err);
+
+/* Defined only when the CUDA backend is compiled in (CUIQL_HAVE_CUDA). */
+Backend *cuda_backend_create(const BackendOptions *opt, Error *err);
+/* 1 if a usable CUDA device is present (description in desc), 0 if not (reason in desc). */
+int cuda_backend_probe(int device_index, char *desc, size_t len);
+
+#endif

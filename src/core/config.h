@@ -1,0 +1,110 @@
+/* config.h — a training run's settings: defaults, YAML files (libyaml), --set overrides.
+ *
+ * One Config holds every key a user can set. config_defaults() gives the seed's settings
+ * (SPEC.md "Defaults"); config_load_file() applies a YAML file on top (our keys, or CORL's IQL
+ * keys mapped onto ours); config_set() applies one "key=value" override; config_validate()
+ * checks ranges and cross-key rules. Unknown keys and bad values are errors naming the key. */
+#ifndef CUIQL_CONFIG_H
+#define CUIQL_CONFIG_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "error.h"
+
+#define CONFIG_MAX_HIDDEN 8
+#define CONFIG_PATH_MAX 4096
+
+typedef enum { VALUE_TARGET_TD, VALUE_TARGET_Q } ValueTarget;          /* seed's rule | paper's rule */
+typedef enum { POLICY_GAUSSIAN, POLICY_DETERMINISTIC } PolicyKind;
+typedef enum { LR_SCHEDULE_COSINE, LR_SCHEDULE_CONSTANT } LrScheduleKind;
+typedef enum { SAMPLING_UNIFORM, SAMPLING_SEQUENTIAL } SamplingKind;
+typedef enum { REWARD_NONE, REWARD_IQL_LOCOMOTION, REWARD_ANTMAZE, REWARD_SCALE_SHIFT } RewardTransform;
+typedef enum { DEVICE_AUTO, DEVICE_CPU, DEVICE_CUDA } DeviceKind;
+typedef enum { REPLAY_AUTO, REPLAY_DEVICE, REPLAY_HOST } ReplayKind;
+typedef enum { PRECISION_FP32, PRECISION_TF32 } PrecisionKind;
+typedef enum { Q_LOSS_MEAN, Q_LOSS_SUM } QLossKind;  /* ½(MSE1+MSE2) (seed, CORL) | MSE1+MSE2 (official) */
+
+/* Learning-rate groups, in the order their parameters lie in the parameter buffer. */
+enum { LR_GROUP_POLICY, LR_GROUP_VALUE, LR_GROUP_Q, LR_GROUP_COUNT };
+
+typedef struct {
+    /* data */
+    char dataset[CONFIG_PATH_MAX];
+    int normalize_states;              /* bool */
+    RewardTransform reward_transform;
+    double reward_scale, reward_shift; /* used by REWARD_SCALE_SHIFT: r' = r·scale + shift */
+
+    /* the update */
+    int64_t steps;
+    int batch_size;
+    double discount;                   /* γ */
+    double tau;                        /* expectile τ */
+    double beta;                       /* temperature β */
+    double adv_clip;                   /* clip of exp(β·adv), 100 */
+    ValueTarget value_target;
+    double target_update_rate;         /* ρ; 1 = no target network */
+    QLossKind q_loss;
+
+    /* networks */
+    PolicyKind policy;
+    int hidden[CONFIG_MAX_HIDDEN];
+    int n_hidden;
+    double max_action;
+    double log_std_min, log_std_max;   /* clamp of log σ, [−20, 2] */
+
+    /* optimiser and schedule */
+    double lr[LR_GROUP_COUNT];         /* lr_policy, lr_value, lr_q */
+    double lr_min;                     /* CosineAnnealingLR eta_min */
+    double weight_decay;
+    double adam_beta1, adam_beta2, adam_eps;
+    LrScheduleKind lr_schedule;
+    int lr_schedule_groups[LR_GROUP_COUNT]; /* bool per group: does the schedule apply to it */
+    int64_t lr_t_max;                  /* in epochs; 0 = the whole run */
+    int64_t steps_per_epoch;           /* gradient steps per schedule epoch; 1 = counted in steps */
+
+    /* sampling and randomness */
+    SamplingKind sampling;
+    uint64_t seed;                     /* initialisation seed (per member in a sweep) */
+    int64_t batch_seed;                /* seed of batch indices; −1 = same as seed */
+
+    /* bookkeeping */
+    int64_t log_every;
+    int64_t checkpoint_every;          /* 0 = only the final checkpoint (and on interrupt) */
+
+    /* evaluation in a built-in environment */
+    char env[64];                      /* "" = no evaluation */
+    int64_t eval_every;                /* 0 = only at the end */
+    int eval_episodes;
+
+    /* hardware */
+    DeviceKind device;
+    ReplayKind replay;
+    PrecisionKind precision;
+} Config;
+
+/* The seed's settings (configs/seed.yaml gives the same values explicitly). */
+void config_defaults(Config *cfg);
+
+/* Applies a YAML mapping file on top of cfg. Accepts our keys and CORL's IQL keys. */
+int config_load_file(Config *cfg, const char *path, Error *err);
+
+/* Applies one override; value is YAML scalar text ("0.9", "[256, 256]", "true", "q"). */
+int config_set(Config *cfg, const char *key, const char *value, Error *err);
+
+/* Applies "key=value" (the --set argument form). */
+int config_set_assignment(Config *cfg, const char *assignment, Error *err);
+
+/* Range and consistency checks ("tau: must be in (0, 1), got 1.5"). */
+int config_validate(const Config *cfg, Error *err);
+
+/* The resolved config as YAML (every key, our names), loadable by config_load_file. */
+int config_write_yaml(const Config *cfg, FILE *out);
+
+/* The same YAML into a malloc'd string (for the checkpoint's `config` attribute). */
+char *config_to_yaml_string(const Config *cfg);
+
+/* Canonical names, for logs and errors. */
+const char *config_device_name(DeviceKind d);
+
+#endif
