@@ -110,7 +110,7 @@ typedef struct {
     float *m, *v;
     int64_t n;
     int64_t group_end[LR_GROUP_COUNT];
-    float beta1, beta2, eps, weight_decay;
+    AdamHyper hyper;
     const StepScalars *scalars;
 } AdamWArgs;
 
@@ -147,7 +147,7 @@ typedef struct {
 
     /* step operations */
     void (*prepare_step)(Backend *, StepScalars *scalars, const LrSchedule schedule[LR_GROUP_COUNT],
-                         float beta1, float beta2);   /* fills lr and bias corrections from scalars->step */
+                         double beta1, double beta2);  /* fills lr and bias corrections from scalars->step */
     void (*finish_step)(Backend *, StepScalars *scalars);  /* scalars->step += 1 */
     void (*sample_batch)(Backend *, Replay *, const SamplingArgs *, const StepScalars *scalars, Batch *out);
     void (*gemm)(Backend *, const GemmArgs *);

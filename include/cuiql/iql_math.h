@@ -117,25 +117,37 @@ CUIQL_HD static inline float iql_schedule_lr(LrSchedule s, int64_t step) {
     return (float)(s.lr_min + (s.lr0 - s.lr_min) * (1.0 + cos(3.14159265358979323846 * t / (double)s.t_max)) * 0.5);
 }
 
-CUIQL_HD static inline StepScalars iql_step_scalars(const LrSchedule sched[3], int64_t step, float beta1, float beta2) {
+/* β1, β2 in double: PyTorch computes the bias corrections from Python floats. */
+CUIQL_HD static inline StepScalars iql_step_scalars(const LrSchedule sched[3], int64_t step, double beta1, double beta2) {
     StepScalars out;
     out.step = step;
     for (int g = 0; g < 3; g++) out.lr[g] = iql_schedule_lr(sched[g], step);
-    out.bias_correction1 = (float)(1.0 - pow((double)beta1, (double)(step + 1)));
-    out.bias_correction2 = (float)(1.0 - pow((double)beta2, (double)(step + 1)));
+    out.bias_correction1 = (float)(1.0 - pow(beta1, (double)(step + 1)));
+    out.bias_correction2 = (float)(1.0 - pow(beta2, (double)(step + 1)));
     out.pad = 0;
     return out;
 }
 
+/* AdamW's constants as float32, with 1 − β computed in double first: PyTorch passes
+ * `1 - beta2` from a Python float, and (1.0f − 0.999f) would be 1.3e-5 off in relative terms. */
+typedef struct {
+    float beta1, one_minus_beta1, beta2, one_minus_beta2, eps, weight_decay;
+} AdamHyper;
+
+CUIQL_HD static inline AdamHyper iql_adam_hyper(double beta1, double beta2, double eps, double weight_decay) {
+    AdamHyper h = {(float)beta1, (float)(1.0 - beta1), (float)beta2, (float)(1.0 - beta2), (float)eps,
+                   (float)weight_decay};
+    return h;
+}
+
 /* One parameter of torch.optim.AdamW (decoupled weight decay, then Adam with bias correction),
  * in PyTorch's order of operations. */
-CUIQL_HD static inline void iql_adamw_elem(float *param, float *m, float *v, float grad, float lr,
-                                          float beta1, float beta2, float eps, float weight_decay,
+CUIQL_HD static inline void iql_adamw_elem(float *param, float *m, float *v, float grad, float lr, AdamHyper h,
                                           float bias_correction1, float bias_correction2) {
-    float p = *param * (1.0f - lr * weight_decay);
-    float m_new = beta1 * *m + (1.0f - beta1) * grad;
-    float v_new = beta2 * *v + (1.0f - beta2) * grad * grad;
-    float denom = sqrtf(v_new) / sqrtf(bias_correction2) + eps;
+    float p = *param * (1.0f - lr * h.weight_decay);
+    float m_new = h.beta1 * *m + h.one_minus_beta1 * grad;
+    float v_new = h.beta2 * *v + h.one_minus_beta2 * grad * grad;
+    float denom = sqrtf(v_new) / sqrtf(bias_correction2) + h.eps;
     *param = p - (lr / bias_correction1) * m_new / denom;
     *m = m_new;
     *v = v_new;

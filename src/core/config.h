@@ -3,7 +3,18 @@
  * One Config holds every key a user can set. config_defaults() gives the seed's settings
  * (SPEC.md "Defaults"); config_load_file() applies a YAML file on top (our keys, or CORL's IQL
  * keys mapped onto ours); config_set() applies one "key=value" override; config_validate()
- * checks ranges and cross-key rules. Unknown keys and bad values are errors naming the key. */
+ * checks ranges and cross-key rules. Unknown keys and bad values are errors naming the key.
+ * Loading and overriding are all-or-nothing: on error the Config is left as it was.
+ *
+ *   Config cfg; Error err;
+ *   config_defaults(&cfg);
+ *   if (config_load_file(&cfg, "configs/paper-locomotion.yaml", &err) ||
+ *       config_set_assignment(&cfg, "hidden=[512, 512]", &err) || config_validate(&cfg, &err))
+ *       fprintf(stderr, "cuiql train: %s\n", err.msg);
+ *
+ * CORL files: a file holding any of iql_tau, actor_lr, qf_lr, vf_lr, max_timesteps,
+ * normalize_reward or iql_deterministic is read with CORL's meanings (its `tau` is the target
+ * update rate) on top of what CORL's iql.py implies (see corl_implied in config.c). */
 #ifndef CUIQL_CONFIG_H
 #define CUIQL_CONFIG_H
 
@@ -89,7 +100,9 @@ void config_defaults(Config *cfg);
 /* Applies a YAML mapping file on top of cfg. Accepts our keys and CORL's IQL keys. */
 int config_load_file(Config *cfg, const char *path, Error *err);
 
-/* Applies one override; value is YAML scalar text ("0.9", "[256, 256]", "true", "q"). */
+/* Applies one override; value is YAML scalar text ("0.9", "[256, 256]", "true", "q"): surrounding
+ * whitespace and one pair of outer quotes are removed, and for string keys an unquoted "", "~" or
+ * "null" means empty. List keys also take "256,256". Integers accept "1e6". */
 int config_set(Config *cfg, const char *key, const char *value, Error *err);
 
 /* Applies "key=value" (the --set argument form). */
@@ -98,11 +111,16 @@ int config_set_assignment(Config *cfg, const char *assignment, Error *err);
 /* Range and consistency checks ("tau: must be in (0, 1), got 1.5"). */
 int config_validate(const Config *cfg, Error *err);
 
-/* The resolved config as YAML (every key, our names), loadable by config_load_file. */
+/* The resolved config as YAML (every key, our names), loadable by config_load_file; reading it
+ * back gives the identical Config (doubles are written with enough digits). -1 on a write error
+ * or a value that cannot be written (an out-of-range enum, a string that is not UTF-8). */
 int config_write_yaml(const Config *cfg, FILE *out);
 
 /* The same YAML into a malloc'd string (for the checkpoint's `config` attribute). */
 char *config_to_yaml_string(const Config *cfg);
+
+/* Every key with its type, valid range, default and a line of help (for `cuiql train --help`). */
+void config_print_help(FILE *out);
 
 /* Canonical names, for logs and errors. */
 const char *config_device_name(DeviceKind d);

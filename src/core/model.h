@@ -18,6 +18,7 @@
 #include "core/error.h"
 
 #define MODEL_MAX_LAYERS 9  /* CONFIG_MAX_HIDDEN hidden layers + the output layer */
+#define MODEL_MAX_WIDTH 4096 /* widest hidden layer (and action vector) */
 
 typedef enum { NET_POLICY, NET_VALUE, NET_Q, NET_COUNT } NetId;
 

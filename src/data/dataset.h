@@ -3,7 +3,19 @@
  * States are stored once in a table and transitions point into it, so a file without
  * next_observations (s' = the next row) costs no second copy of the states:
  *   s_i  = states[state_row[i]],  s'_i = states[next_row[i]].
- * Everything is float32 in memory whatever the file held; flags are 0.0f / 1.0f. */
+ * Everything is float32 in memory whatever the file held; flags are 0.0f / 1.0f.
+ *
+ * Which rows become transitions, and where episodes end, is documented at the top of d4rl.c
+ * (D4RL: timeout rows and the last row are dropped unless terminal, when there is no
+ * next_observations) and minari.c (every step of every episode_<id> group, in id order).
+ *
+ *   Dataset d;  Error err;
+ *   if (dataset_load("hopper-medium-v2.hdf5", &d, &err) < 0) { puts(err.msg); return 1; }
+ *   if (dataset_preprocess(&d, &cfg, &err) < 0) { ... }
+ *   ... d.states + d.state_row[i] * d.obs_dim is s_i ...
+ *   dataset_free(&d);
+ *
+ * Not thread-safe while loading (HDF5's error-printing setting is process-wide). */
 #ifndef CUIQL_DATASET_H
 #define CUIQL_DATASET_H
 
@@ -34,26 +46,34 @@ typedef struct {
     /* what the reader saw, for `cuiql info` */
     int64_t rows_in_file;   /* rows before dropping unusable steps */
     int64_t dropped;        /* steps dropped because their next state is unknown */
-    int64_t n_terminals, n_timeouts;
-    int had_next_observations;
+    int64_t n_terminals;    /* terminal transitions (terminal rows are never dropped) */
+    int64_t n_timeouts;     /* rows of the file flagged timeout (D4RL) or truncation (Minari) */
+    int had_next_observations; /* D4RL file had next_observations (0 for Minari) */
 
     /* preprocessing applied (dataset_preprocess), recorded in checkpoints */
     float *state_mean;      /* [obs_dim]; zeros when not normalised */
     float *state_std;       /* [obs_dim]; ones when not normalised (std + 1e-3 when normalised) */
     int states_normalized;
     double reward_scale, reward_shift; /* r' = r·scale + shift as applied */
+    int preprocessed;       /* dataset_preprocess has run (it refuses to run twice) */
 } Dataset;
 
 /* Reads a D4RL flat file or a Minari episode file (the format is detected). On failure the
  * message names the file, the dataset and the problem; *out is left empty. */
 int dataset_load(const char *path, Dataset *out, Error *err);
 
-/* Applies the config's state normalisation and reward transform in place. */
+/* Applies the config's state normalisation and reward transform in place (SPEC.md "Data"):
+ * normalize_states → mean and population std over the transitions' states (rows state_row[]),
+ * std + 1e-3, applied to the whole state table; reward_transform none | iql-locomotion
+ * (r · 1000 / (max − min episode return)) | antmaze (r − 1) | scale/shift (r · scale + shift).
+ * Records state_mean/state_std and the reward_scale/reward_shift applied. On failure (e.g. all
+ * episode returns equal under iql-locomotion) nothing has changed. Runs once per load. */
 int dataset_preprocess(Dataset *d, const Config *cfg, Error *err);
 
-/* Undiscounted return of every episode (raw rewards as currently stored): [n_episodes]. */
+/* Undiscounted return of every episode (rewards as currently stored): [n_episodes]. Returns 0. */
 int dataset_episode_returns(const Dataset *d, double *returns);
 
+/* Frees everything and zeroes *d; safe twice and on a zeroed struct. */
 void dataset_free(Dataset *d);
 
 const char *dataset_format_name(DatasetFormat f);

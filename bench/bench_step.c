@@ -1,0 +1,146 @@
+/* bench_step.c — training throughput of the IQL step, against its floor.
+ *
+ *   bench_step [--device cpu|cuda] [--batch B] [--members P] [--hidden 256,256] [--steps K]
+ *              [--threads T] [--rho 1|0.005] [--no-graphs]
+ *
+ * Builds a random in-memory dataset (S = 17, A = 6, like hopper/walker), creates the population
+ * and times K steps after a warm-up. Prints steps/s, samples/s, member-steps/s, the FLOPs of one
+ * step (counted from the layout), the GEMM rate measured on this device, and the floor
+ * FLOPs / GEMM rate with the ratio measured/floor. */
+#include <cblas.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/backend_select.h"
+#include "core/iql.h"
+#include "core/model.h"
+
+static double now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* FLOPs of one step: forward GEMMs 2·B·in·out per layer and member, backward twice that
+ * (dW and dX) except that the first layer needs no dX. V runs forward twice (s and s'); the
+ * target critics forward once when ρ < 1. Elementwise work is not counted (it is bytes). */
+static double step_flops(const ModelLayout *L, int B, int use_target) {
+    double total = 0;
+    for (int n = 0; n < NET_COUNT; n++) {
+        const NetLayout *net = &L->net[n];
+        double fwd = 0, bwd = 0;
+        for (int l = 0; l < net->n_layers; l++) {
+            double f = 2.0 * B * net->in[l] * net->out[l] * net->members;
+            fwd += f;
+            bwd += l == 0 ? f : 2 * f;
+        }
+        int forwards = n == NET_VALUE ? 2 : (n == NET_Q && use_target ? 2 : 1);
+        total += forwards * fwd + bwd;
+    }
+    return total;
+}
+
+/* The CPU's sgemm rate on a square product large enough to reach the BLAS's peak. */
+static double cpu_sgemm_rate(void) {
+    int n = 1024;
+    float *a = malloc(sizeof(float) * n * n), *b = malloc(sizeof(float) * n * n), *c = malloc(sizeof(float) * n * n);
+    for (int i = 0; i < n * n; i++) a[i] = b[i] = (float)(((int64_t)i * 7919) % 1000) / 1000.0f;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1, a, n, b, n, 0, c, n);
+    int reps = 5;
+    double t = now_seconds();
+    for (int r = 0; r < reps; r++) cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1, a, n, b, n, 0, c, n);
+    double rate = reps * 2.0 * n * n * n / (now_seconds() - t);
+    free(a);
+    free(b);
+    free(c);
+    return rate;
+}
+
+int main(int argc, char **argv) {
+    Config cfg;
+    config_defaults(&cfg);
+    int members = 1, steps = 0, threads = 0, graphs = 1;
+    DeviceKind device = DEVICE_CPU;
+    Error err = {{0}};
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--no-graphs")) { graphs = 0; continue; }
+        if (!v) { fprintf(stderr, "bench_step: %s needs a value\n", a); return 2; }
+        i++;
+        if (!strcmp(a, "--device")) device = !strcmp(v, "cuda") ? DEVICE_CUDA : DEVICE_CPU;
+        else if (!strcmp(a, "--batch")) cfg.batch_size = atoi(v);
+        else if (!strcmp(a, "--members")) members = atoi(v);
+        else if (!strcmp(a, "--steps")) steps = atoi(v);
+        else if (!strcmp(a, "--threads")) threads = atoi(v);
+        else if (!strcmp(a, "--rho")) cfg.target_update_rate = atof(v);
+        else if (!strcmp(a, "--hidden")) {
+            if (config_set(&cfg, "hidden", v, &err)) { fprintf(stderr, "bench_step: %s\n", err.msg); return 2; }
+        } else { fprintf(stderr, "bench_step: unknown option %s\n", a); return 2; }
+    }
+    if (members < 1 || cfg.batch_size < 1) { fprintf(stderr, "bench_step: bad --members/--batch\n"); return 2; }
+
+    /* A random dataset: the step's cost does not depend on the values, only on the sizes. */
+    int S = 17, A = 6;
+    int64_t N = 200000;
+    float *states = malloc(sizeof(float) * (N + 1) * S), *actions = malloc(sizeof(float) * N * A);
+    float *rewards = malloc(sizeof(float) * N), *terminals = calloc(N, sizeof(float));
+    uint32_t *rows = malloc(sizeof(uint32_t) * N), *next_rows = malloc(sizeof(uint32_t) * N);
+    for (int64_t i = 0; i < (N + 1) * S; i++) states[i] = (float)sin(0.37 * i);
+    for (int64_t i = 0; i < N * A; i++) actions[i] = (float)cos(0.11 * i) * 0.9f;
+    for (int64_t i = 0; i < N; i++) {
+        rewards[i] = (float)sin(0.05 * i);
+        rows[i] = (uint32_t)i;
+        next_rows[i] = (uint32_t)i + 1;
+    }
+    ReplaySource src = {.n = N, .n_states = N + 1, .obs_dim = S, .act_dim = A, .states = states, .state_row = rows,
+                        .next_row = next_rows, .actions = actions, .rewards = rewards, .terminals = terminals};
+
+    BackendOptions bopt = {.threads = threads, .precision = cfg.precision, .use_graphs = graphs};
+    Backend *b = backend_select(device, &bopt, 0, &err);
+    if (!b) { fprintf(stderr, "bench_step: %s\n", err.msg); return 1; }
+    MemberSpec *specs = malloc(sizeof *specs * members);
+    for (int p = 0; p < members; p++) specs[p] = (MemberSpec){.tau = 0.7, .beta = 2.0 + 0.1 * p, .seed = (uint64_t)p};
+    IqlState *s = iql_create(b, &cfg, specs, members, &src, &err);
+    if (!s) { fprintf(stderr, "bench_step: %s\n", err.msg); return 1; }
+
+    int warmup = device == DEVICE_CPU ? 5 : 50;
+    for (int i = 0; i < warmup; i++) iql_step(s);
+    if (b->ops->synchronize(b, &err)) { fprintf(stderr, "bench_step: %s\n", err.msg); return 1; }
+    double flops = step_flops(iql_layout(s), cfg.batch_size, cfg.target_update_rate < 1.0);
+    if (steps <= 0) {  /* about two seconds of work */
+        double t = now_seconds();
+        for (int i = 0; i < 5; i++) iql_step(s);
+        b->ops->synchronize(b, &err);
+        double per = (now_seconds() - t) / 5;
+        steps = (int)fmin(fmax(2.0 / per, 10), 200000);
+    }
+    double t = now_seconds();
+    for (int i = 0; i < steps; i++) iql_step(s);
+    if (b->ops->synchronize(b, &err) || b->ops->status(b, &err)) { fprintf(stderr, "bench_step: %s\n", err.msg); return 1; }
+    double elapsed = now_seconds() - t;
+    double sps = steps / elapsed;
+
+    char desc[256];
+    b->ops->describe(b, desc, sizeof desc);
+    double gemm_rate = device == DEVICE_CPU ? cpu_sgemm_rate() : NAN;
+    printf("device        %s\n", desc);
+    printf("shape         B=%d P=%d hidden=", cfg.batch_size, members);
+    for (int i = 0; i < cfg.n_hidden; i++) printf("%s%d", i ? "," : "", cfg.hidden[i]);
+    printf(" S=%d A=%d rho=%g\n", S, A, cfg.target_update_rate);
+    printf("steps/s       %.1f   (%d steps in %.3f s)\n", sps, steps, elapsed);
+    printf("samples/s     %.4g\n", sps * cfg.batch_size);
+    printf("member-steps/s %.1f\n", sps * members);
+    printf("GFLOP/step    %.4f\n", flops * 1e-9);
+    printf("achieved      %.1f GFLOP/s\n", flops * sps * 1e-9);
+    if (device == DEVICE_CPU) {
+        double floor_s = flops / gemm_rate;
+        printf("sgemm rate    %.1f GFLOP/s (1024^3)\n", gemm_rate * 1e-9);
+        printf("floor         %.1f steps/s (GEMM-bound)   measured/floor = %.2f\n", 1.0 / floor_s, sps * floor_s);
+    }
+    iql_destroy(s);
+    b->ops->destroy(b);
+    return 0;
+}

@@ -1,0 +1,103 @@
+/* cuda_backend.h — the CUDA backend's state and the functions each kernels/ source file adds to
+ * its ops table (internal to kernels/; the public entry points are in cuiql/backend.h).
+ *
+ * Everything a step does is issued on one stream (CudaBackend.stream) so that run_step can
+ * capture it as a graph; the only other streams are the copy streams of host-memory replays
+ * (replay.cu), which fork from and join back into that stream. The backend is used from one
+ * host thread at a time. */
+#ifndef CUIQL_CUDA_BACKEND_H
+#define CUIQL_CUDA_BACKEND_H
+
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+
+#include "cuda_c_headers.h"  /* defines: Backend, BackendOps, the op argument structs */
+#include "cuda_check.h"      /* defines: CUDA_RECORD, CUBLAS_RECORD, CUDA_RETURN_IF_ERROR, ... */
+
+/* Graphs kept at once, one per distinct (issue, arg) that run_step has seen; a fifth evicts
+ * the oldest. The trainer uses one. */
+#define CUDA_GRAPH_SLOTS 4
+
+/* cuBLAS workspace: cuBLAS must not allocate during graph capture, so it gets a buffer of its
+ * own up front (32 MiB is what NVIDIA recommends for Hopper). */
+#define CUDA_BLAS_WORKSPACE_BYTES ((size_t)32 << 20)
+
+/* Grid-stride kernels launch at most this many 256-thread blocks per SM: enough resident warps
+ * to hide memory latency on each of the 132 SMs without a tail of tiny blocks. */
+#define CUDA_BLOCKS_PER_SM 8
+
+typedef struct {
+    void (*issue)(void *);
+    void *arg;
+    cudaGraphExec_t exec;  /* NULL: slot free */
+} StepGraph;
+
+struct CudaBackend {
+    Backend base;
+    int device;
+    char name[256];
+    int cc_major, cc_minor, sm_count;
+    size_t total_mem;
+    PrecisionKind precision;
+    int use_graphs;
+
+    cudaStream_t stream;     /* every step operation */
+    cublasHandle_t blas;
+    void *blas_workspace;
+
+    StepGraph graphs[CUDA_GRAPH_SLOTS];
+    int next_graph_slot;
+
+    Replay *host_replays;    /* host-memory replays, whose copy streams run_step joins */
+
+    int failed;              /* sticky: the first failure of an asynchronous op */
+    Error error;
+};
+
+/* Blocks for a grid-stride kernel over `items` work items with `threads` threads per block. */
+static inline unsigned cuda_grid(const CudaBackend *cb, int64_t items, int threads) {
+    int64_t blocks = (items + threads - 1) / threads;
+    int64_t cap = (int64_t)cb->sm_count * CUDA_BLOCKS_PER_SM;
+    if (blocks > cap) blocks = cap;
+    return (unsigned)(blocks > 0 ? blocks : 1);
+}
+
+/* 1 when p may be read and written as float4 (16-byte aligned). */
+static inline int cuda_aligned16(const void *p) { return ((uintptr_t)p & 15u) == 0; }
+
+/* Drops every captured graph: after a buffer or replay they may point at is freed, the next
+ * run_step captures again. */
+void cuda_drop_graphs(CudaBackend *cb);
+
+/* gemm.cu */
+void cuda_gemm(Backend *b, const GemmArgs *g);
+
+/* layers.cu */
+void cuda_bias_activation(Backend *b, float *y, const float *bias, int members, int rows, int cols, Activation act);
+void cuda_relu_backward(Backend *b, float *dy, const float *y, int64_t n);
+void cuda_column_sums(Backend *b, float *out, const float *in, int members, int rows, int cols);
+void cuda_row_sums(Backend *b, float *out, const float *in, int64_t rows, int cols);
+
+/* heads.cu */
+void cuda_value_critic_heads(Backend *b, const HeadsArgs *h);
+void cuda_policy_head(Backend *b, const PolicyHeadArgs *h);
+
+/* optim.cu */
+void cuda_prepare_step(Backend *b, StepScalars *scalars, const LrSchedule schedule[LR_GROUP_COUNT], double beta1,
+                       double beta2);
+void cuda_finish_step(Backend *b, StepScalars *scalars);
+void cuda_adamw(Backend *b, const AdamWArgs *a);
+void cuda_polyak(Backend *b, float *target, const float *online, float rho, int64_t n);
+void cuda_copy(Backend *b, float *dst, const float *src, int64_t n);
+void cuda_init_uniform(Backend *b, float *dst, int64_t n, float bound, uint64_t seed, uint64_t subsequence);
+
+/* replay.cu */
+Replay *cuda_replay_create(Backend *b, const ReplaySource *src, ReplayKind mode, int batch_rows, Error *err);
+void cuda_replay_destroy(Backend *b, Replay *r);
+void cuda_sample_batch(Backend *b, Replay *r, const SamplingArgs *args, const StepScalars *scalars, Batch *out);
+/* Makes the backend's stream wait for every host replay's copy still in flight (no host sync). */
+void cuda_replays_join(CudaBackend *cb);
+/* Waits on the host for every host replay's copy stream. */
+int cuda_replays_synchronize(CudaBackend *cb, Error *err);
+
+#endif

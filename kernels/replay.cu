@@ -1,0 +1,481 @@
+/* replay.cu — the dataset on the CUDA side, and sample_batch.
+ *
+ * Two placements (ReplayKind; auto picks device when the data fits in free GPU memory with a
+ * margin):
+ *
+ * device — the dataset is copied into GPU memory once. sample_batch is one kernel: row i of
+ *   batch k draws transition (kB + i) mod N (sequential) or philox_index(curand(), N) after
+ *   curand_init(seed, k, i) — word i of Philox stream (seed, subsequence k), the CPU's
+ *   philox_index(philox_value(seed, k, i), N) — and gathers s, s', concat(s, a), a, r, d.
+ *
+ * host — for datasets larger than the GPU, the dataset stays in pinned, mapped host memory
+ *   (cudaHostAlloc). The host gathers batch k+1 while the GPU runs step k:
+ *     step stream:  gather(k) ──fork──► … the rest of step k …               ──join──►
+ *     copy stream:              └► host function: CPU gathers batch k+1 into a pinned
+ *                                  staging buffer ─► cudaMemcpyAsync into a device staging
+ *                                  buffer ─────────────────────────────────────┘
+ *   and gather(k+1), at the next step, unpacks the device staging buffer into the Batch. The
+ *   Batch and the device staging buffer are the two buffers of the double buffering: the
+ *   staging buffer is free again as soon as gather(k) has read it, so the copy of batch k+1
+ *   overlaps all of step k. The host function learns k from a mapped "mirror" header that
+ *   gather(k) writes (step, seed, sequential, rows), so no host-side counter can drift; the
+ *   staged buffer carries the header of the batch it holds, and gather(k) uses it only if the
+ *   header says batch k with today's arguments. Otherwise (the first step, a step count set by
+ *   a resume, changed arguments) gather(k) draws the indices itself and reads the rows straight
+ *   from the mapped host memory over PCIe: slower, same numbers. Correctness never depends on
+ *   the prefetch having happened.
+ *
+ * Graphs: work in both modes. Host mode captures the fork, the host function (a host node),
+ *   the copy (a memcpy node) and the join inside the step's graph; since the staging buffers
+ *   do not alternate between steps, one graph serves every step. run_step joins the copy
+ *   stream back before the capture ends, and before any eager step, so no wait ever crosses a
+ *   capture boundary.
+ *
+ * The CPU backend (src/cpu/backend_cpu.c) is the reference: same indices, same rows. */
+#include <curand_kernel.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cuda_backend.h"  /* defines: CudaBackend, CUDA_RECORD, CUDA_RETURN_IF_ERROR */
+#include "cuda_debug.h"    /* declares: cuda_debug_replay_mode */
+
+#define GATHER_WARPS 8
+
+/* What a staged batch holds (and what the last gather drew, in the mirror). 32 bytes, so the
+ * packed rows after it start 16-byte aligned. */
+typedef struct {
+    int64_t step;
+    uint64_t seed;
+    int32_t sequential;
+    int32_t rows;         /* 0: nothing staged */
+    int32_t used_staged;  /* mirror only: the gather found this batch staged (for the tests) */
+    int32_t reserved;
+} StageHeader;
+
+/* The dataset as a kernel (or the host) reads it. */
+typedef struct {
+    const float *states;        /* [n_states, S] */
+    const uint32_t *state_row;  /* [n] */
+    const uint32_t *next_row;   /* [n] */
+    const float *actions;       /* [n, A] */
+    const float *rewards;       /* [n] */
+    const float *terminals;     /* [n] */
+    uint32_t n;
+    int obs_dim, act_dim;
+} ReplayData;
+
+/* A packed batch: header, index[rows], state[rows,S], next_state[rows,S], action[rows,A],
+ * reward[rows], terminal[rows]. */
+typedef struct {
+    StageHeader *header;
+    uint32_t *index;
+    float *state, *next_state, *action, *reward, *terminal;
+} StagedBatch;
+
+__host__ __device__ static inline StagedBatch staged_view(void *base, int rows, int S, int A) {
+    char *p = (char *)base;
+    StagedBatch v;
+    v.header = (StageHeader *)p;
+    p += sizeof(StageHeader);
+    v.index = (uint32_t *)p;
+    p += sizeof(uint32_t) * (size_t)rows;
+    v.state = (float *)p;
+    p += sizeof(float) * (size_t)rows * S;
+    v.next_state = (float *)p;
+    p += sizeof(float) * (size_t)rows * S;
+    v.action = (float *)p;
+    p += sizeof(float) * (size_t)rows * A;
+    v.reward = (float *)p;
+    p += sizeof(float) * (size_t)rows;
+    v.terminal = (float *)p;
+    return v;
+}
+
+static size_t staged_bytes(int rows, int S, int A) {
+    return sizeof(StageHeader) + sizeof(float) * (size_t)rows * (3 + 2 * (size_t)S + A);
+}
+
+/* Batch k, row i, sequential order: transitions [kB, (k+1)B) mod N. */
+__host__ __device__ static inline uint32_t sequential_index(uint64_t step, int rows, int i, uint32_t n) {
+    return (uint32_t)((step * (uint64_t)rows + (uint64_t)i) % (uint64_t)n);
+}
+
+struct Replay {
+    CudaBackend *cb;
+    ReplayKind mode;           /* REPLAY_DEVICE or REPLAY_HOST: auto is resolved at creation */
+    int batch_rows;
+    void *block;               /* the dataset: one cudaMalloc (device) or cudaHostAlloc (host) */
+    ReplayData data;           /* as the GPU addresses it */
+
+    /* host mode only */
+    ReplayData host_data;      /* the same pinned data, as the host addresses it */
+    StageHeader *mirror;       /* mapped pinned: the batch the last gather produced */
+    StageHeader *mirror_dev;
+    void *stage_host;          /* pinned staging buffer, staged_bytes(batch_rows) */
+    void *stage_dev;           /* device staging buffer, same size */
+    cudaStream_t copy_stream;
+    cudaEvent_t fork, ready;   /* gather done (step stream) / staging copy done (copy stream) */
+    int pending;               /* a staging copy was issued and the step stream has not joined it */
+    int64_t staged_hits;       /* gathers that found their batch staged (written by the host function) */
+    Replay *next;              /* the backend's list of host replays */
+};
+
+/* ---- the gather kernel ------------------------------------------------------------------------------------
+ * One warp per batch row. Lane 0 draws the row's transition and broadcasts it; the lanes then
+ * copy the row's S state floats (and S next-state, A action floats) as consecutive 4-byte
+ * accesses — coalesced, but rows of S floats start at arbitrary 4-byte offsets, so no float4.
+ * Expected bottleneck: latency of the dependent reads (index → row number → row), a few µs
+ * for B = 256 rows from HBM; over PCIe (host mode without a staged batch) tens of µs. */
+
+__global__ void __launch_bounds__(GATHER_WARPS * 32)
+gather_batch_kernel(ReplayData data, const void *staged, StageHeader *mirror, SamplingArgs args,
+                    const StepScalars *scalars, Batch out) {
+    const int lane = threadIdx.x & 31;
+    const int S = data.obs_dim, A = data.act_dim, B = out.rows;
+    const uint64_t step = (uint64_t)scalars->step;
+
+    /* The staged batch is used only if it is exactly batch `step` with these arguments. */
+    int use_staged = 0;
+    StagedBatch sb = {};
+    if (staged) {
+        sb = staged_view((void *)staged, B, S, A);
+        const StageHeader *h = sb.header;
+        use_staged = h->rows == B && (uint64_t)h->step == step && h->seed == args.seed &&
+                     h->sequential == args.sequential;
+    }
+
+    for (int i = blockIdx.x * GATHER_WARPS + threadIdx.x / 32; i < B; i += gridDim.x * GATHER_WARPS) {
+        const float *s, *s2, *a;
+        float r, d;
+        uint32_t t;
+        if (use_staged) {
+            t = sb.index[i];
+            s = sb.state + (size_t)i * S;
+            s2 = sb.next_state + (size_t)i * S;
+            a = sb.action + (size_t)i * A;
+            r = sb.reward[i];
+            d = sb.terminal[i];
+        } else {
+            uint32_t drawn = 0;
+            if (lane == 0) {
+                if (args.sequential) {
+                    drawn = sequential_index(step, B, i, data.n);
+                } else {
+                    curandStatePhilox4_32_10_t state;
+                    curand_init(args.seed, step, (unsigned long long)i, &state);
+                    drawn = philox_index(curand(&state), data.n);
+                }
+            }
+            t = __shfl_sync(0xffffffffu, drawn, 0);  /* i is uniform per warp: all lanes arrive */
+            s = data.states + (size_t)data.state_row[t] * S;
+            s2 = data.states + (size_t)data.next_row[t] * S;
+            a = data.actions + (size_t)t * A;
+            r = data.rewards[t];
+            d = data.terminals[t];
+        }
+        float *o_s = out.state + (size_t)i * S, *o_s2 = out.next_state + (size_t)i * S;
+        float *o_sa = out.state_action + (size_t)i * (S + A), *o_a = out.action + (size_t)i * A;
+        for (int c = lane; c < S; c += 32) {
+            float x = s[c];
+            o_s[c] = x;
+            o_sa[c] = x;
+            o_s2[c] = s2[c];
+        }
+        for (int c = lane; c < A; c += 32) {
+            float x = a[c];
+            o_a[c] = x;
+            o_sa[S + c] = x;
+        }
+        if (lane == 0) {
+            out.reward[i] = r;
+            out.terminal[i] = d;
+            out.index[i] = t;
+        }
+    }
+
+    /* Host mode: tell the host which batch this was, so it can stage the next one. The host
+     * reads this after the kernel has completed (a host function ordered behind it). */
+    if (mirror && blockIdx.x == 0 && threadIdx.x == 0) {
+        mirror->step = (int64_t)step;
+        mirror->seed = args.seed;
+        mirror->sequential = args.sequential;
+        mirror->rows = B;
+        mirror->used_staged = use_staged;
+        __threadfence_system();
+    }
+}
+
+/* ---- host-side staging (host mode) -------------------------------------------------------------------------- */
+
+/* Runs on a CUDA driver thread, in copy-stream order, after the gather of batch k completed:
+ * gathers batch k+1 into the pinned staging buffer with the CPU backend's index rule. No CUDA
+ * calls are allowed here, and none are made. */
+static void CUDART_CB stage_next_batch(void *arg) {
+    Replay *r = (Replay *)arg;
+    const volatile StageHeader *last = r->mirror;
+    StageHeader next;
+    next.step = last->step + 1;
+    next.seed = last->seed;
+    next.sequential = last->sequential;
+    next.rows = last->rows;
+    next.used_staged = 0;
+    next.reserved = 0;
+    r->staged_hits += last->used_staged;
+    if (next.rows < 1 || next.rows > r->batch_rows) return;  /* nothing to stage: the gather falls back */
+
+    const ReplayData *d = &r->host_data;
+    int S = d->obs_dim, A = d->act_dim, B = next.rows;
+    StagedBatch sb = staged_view(r->stage_host, B, S, A);
+    for (int i = 0; i < B; i++) {
+        uint32_t t = next.sequential ? sequential_index((uint64_t)next.step, B, i, d->n)
+                                     : philox_index(philox_value(next.seed, (uint64_t)next.step, (uint64_t)i), d->n);
+        sb.index[i] = t;
+        memcpy(sb.state + (size_t)i * S, d->states + (size_t)d->state_row[t] * S, sizeof(float) * S);
+        memcpy(sb.next_state + (size_t)i * S, d->states + (size_t)d->next_row[t] * S, sizeof(float) * S);
+        memcpy(sb.action + (size_t)i * A, d->actions + (size_t)t * A, sizeof(float) * A);
+        sb.reward[i] = d->rewards[t];
+        sb.terminal[i] = d->terminals[t];
+    }
+    *sb.header = next;  /* last: the copy that follows carries a complete batch */
+}
+
+void cuda_replays_join(CudaBackend *cb) {
+    for (Replay *r = cb->host_replays; r; r = r->next)
+        if (r->pending) {
+            CUDA_RECORD(cb, cudaStreamWaitEvent(cb->stream, r->ready, 0));
+            r->pending = 0;
+        }
+}
+
+int cuda_replays_synchronize(CudaBackend *cb, Error *err) {
+    for (Replay *r = cb->host_replays; r; r = r->next) {
+        CUDA_RETURN_IF_ERROR(err, cudaStreamSynchronize(r->copy_stream));
+        r->pending = 0;
+    }
+    return 0;
+}
+
+/* ---- sample_batch ------------------------------------------------------------------------------------------- */
+
+void cuda_sample_batch(Backend *b, Replay *r, const SamplingArgs *args, const StepScalars *scalars, Batch *out) {
+    CudaBackend *cb = (CudaBackend *)b;
+    if (out->rows < 1) return;
+    int host = r->mode == REPLAY_HOST;
+    if (host && out->rows > r->batch_rows) {
+        char text[160];
+        snprintf(text, sizeof text, "batch of %d rows from a host replay created for %d", out->rows, r->batch_rows);
+        cuda_record_error(cb, "sample_batch", __func__, __FILE__, __LINE__, "invalid argument", text);
+        return;
+    }
+    /* The staging buffer must hold the previous copy in full before this gather reads it. */
+    if (host && r->pending) {
+        CUDA_RECORD(cb, cudaStreamWaitEvent(cb->stream, r->ready, 0));
+        r->pending = 0;
+    }
+    gather_batch_kernel<<<cuda_grid(cb, out->rows, GATHER_WARPS), GATHER_WARPS * 32, 0, cb->stream>>>(
+        r->data, host ? r->stage_dev : NULL, host ? r->mirror_dev : NULL, *args, scalars, *out);
+    CUDA_RECORD_LAUNCH(cb, gather_batch_kernel);
+    if (!host) return;
+
+    /* Stage the next batch while this step runs (see the top of this file). */
+    CUDA_RECORD(cb, cudaEventRecord(r->fork, cb->stream));
+    CUDA_RECORD(cb, cudaStreamWaitEvent(r->copy_stream, r->fork, 0));
+    CUDA_RECORD(cb, cudaLaunchHostFunc(r->copy_stream, stage_next_batch, r));
+    CUDA_RECORD(cb, cudaMemcpyAsync(r->stage_dev, r->stage_host, staged_bytes(out->rows, r->data.obs_dim, r->data.act_dim),
+                                    cudaMemcpyHostToDevice, r->copy_stream));
+    CUDA_RECORD(cb, cudaEventRecord(r->ready, r->copy_stream));
+    r->pending = 1;
+}
+
+/* ---- creation --------------------------------------------------------------------------------------------------- */
+
+/* Offsets of the dataset's arrays in one allocation, each 256-byte aligned. */
+typedef struct {
+    size_t states, state_row, next_row, actions, rewards, terminals, total;
+} DataLayout;
+
+static size_t align256(size_t x) { return (x + 255) & ~(size_t)255; }
+
+static DataLayout data_layout(const ReplaySource *src) {
+    DataLayout l;
+    size_t n = (size_t)src->n, S = (size_t)src->obs_dim, A = (size_t)src->act_dim;
+    l.states = 0;
+    l.state_row = align256(l.states + sizeof(float) * (size_t)src->n_states * S);
+    l.next_row = align256(l.state_row + sizeof(uint32_t) * n);
+    l.actions = align256(l.next_row + sizeof(uint32_t) * n);
+    l.rewards = align256(l.actions + sizeof(float) * n * A);
+    l.terminals = align256(l.rewards + sizeof(float) * n);
+    l.total = align256(l.terminals + sizeof(float) * n);
+    return l;
+}
+
+static ReplayData data_view(const ReplaySource *src, const DataLayout *l, void *base) {
+    char *p = (char *)base;
+    ReplayData d;
+    d.states = (const float *)(p + l->states);
+    d.state_row = (const uint32_t *)(p + l->state_row);
+    d.next_row = (const uint32_t *)(p + l->next_row);
+    d.actions = (const float *)(p + l->actions);
+    d.rewards = (const float *)(p + l->rewards);
+    d.terminals = (const float *)(p + l->terminals);
+    d.n = (uint32_t)src->n;
+    d.obs_dim = src->obs_dim;
+    d.act_dim = src->act_dim;
+    return d;
+}
+
+/* Copies the source arrays into a buffer laid out by l (device or host memory). */
+static int fill_block(CudaBackend *cb, const ReplaySource *src, const DataLayout *l, void *base, int on_device,
+                      Error *err) {
+    char *p = (char *)base;
+    size_t n = (size_t)src->n, S = (size_t)src->obs_dim, A = (size_t)src->act_dim;
+    struct {
+        size_t offset;
+        const void *from;
+        size_t bytes;
+    } parts[] = {
+        {l->states, src->states, sizeof(float) * (size_t)src->n_states * S},
+        {l->state_row, src->state_row, sizeof(uint32_t) * n},
+        {l->next_row, src->next_row, sizeof(uint32_t) * n},
+        {l->actions, src->actions, sizeof(float) * n * A},
+        {l->rewards, src->rewards, sizeof(float) * n},
+        {l->terminals, src->terminals, sizeof(float) * n},
+    };
+    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
+        if (on_device)
+            CUDA_RETURN_IF_ERROR(err, cudaMemcpyAsync(p + parts[i].offset, parts[i].from, parts[i].bytes,
+                                                      cudaMemcpyHostToDevice, cb->stream));
+        else
+            memcpy(p + parts[i].offset, parts[i].from, parts[i].bytes);
+    }
+    if (on_device) CUDA_RETURN_IF_ERROR(err, cudaStreamSynchronize(cb->stream));
+    return 0;
+}
+
+static int setup_device(CudaBackend *cb, Replay *r, const ReplaySource *src, const DataLayout *l, Error *err) {
+    cudaError_t e = cudaMalloc(&r->block, l->total);
+    if (e == cudaErrorMemoryAllocation) {
+        cudaGetLastError();
+        r->block = NULL;
+        size_t free_bytes = 0, total = 0;
+        cudaMemGetInfo(&free_bytes, &total);
+        return error_set(err,
+                         "replay: the dataset needs %.1f MiB of GPU memory, %.1f MiB free of %.1f MiB "
+                         "(replay: host keeps it in host memory)",
+                         (double)l->total / (1 << 20), (double)free_bytes / (1 << 20), (double)total / (1 << 20));
+    }
+    CUDA_RETURN_IF_ERROR(err, e);
+    if (fill_block(cb, src, l, r->block, 1, err)) return -1;
+    r->data = data_view(src, l, r->block);
+    return 0;
+}
+
+static int setup_host(CudaBackend *cb, Replay *r, const ReplaySource *src, const DataLayout *l, Error *err) {
+    /* Mapped, so the gather kernel can read rows directly when no staged batch matches. */
+    CUDA_RETURN_IF_ERROR(err, cudaHostAlloc(&r->block, l->total, cudaHostAllocMapped));
+    if (fill_block(cb, src, l, r->block, 0, err)) return -1;
+    r->host_data = data_view(src, l, r->block);
+    void *dev = NULL;
+    CUDA_RETURN_IF_ERROR(err, cudaHostGetDevicePointer(&dev, r->block, 0));
+    r->data = data_view(src, l, dev);
+
+    CUDA_RETURN_IF_ERROR(err, cudaHostAlloc((void **)&r->mirror, sizeof(StageHeader), cudaHostAllocMapped));
+    memset(r->mirror, 0, sizeof(StageHeader));
+    r->mirror->step = -1;
+    CUDA_RETURN_IF_ERROR(err, cudaHostGetDevicePointer((void **)&r->mirror_dev, r->mirror, 0));
+
+    size_t bytes = staged_bytes(r->batch_rows, src->obs_dim, src->act_dim);
+    CUDA_RETURN_IF_ERROR(err, cudaHostAlloc(&r->stage_host, bytes, cudaHostAllocDefault));
+    memset(r->stage_host, 0, bytes);
+    ((StageHeader *)r->stage_host)->step = -1;  /* rows 0: holds nothing */
+    CUDA_RETURN_IF_ERROR(err, cudaMalloc(&r->stage_dev, bytes));
+    CUDA_RETURN_IF_ERROR(err, cudaMemcpyAsync(r->stage_dev, r->stage_host, bytes, cudaMemcpyHostToDevice, cb->stream));
+    CUDA_RETURN_IF_ERROR(err, cudaStreamSynchronize(cb->stream));
+
+    CUDA_RETURN_IF_ERROR(err, cudaStreamCreateWithFlags(&r->copy_stream, cudaStreamNonBlocking));
+    CUDA_RETURN_IF_ERROR(err, cudaEventCreateWithFlags(&r->fork, cudaEventDisableTiming));
+    CUDA_RETURN_IF_ERROR(err, cudaEventCreateWithFlags(&r->ready, cudaEventDisableTiming));
+    return 0;
+}
+
+/* auto: device memory when the dataset fits with room to spare for what the run allocates
+ * after it (graphs, evaluation): 1 GiB or 5% of the GPU, whichever is more. */
+static int resolve_mode(ReplayKind mode, size_t bytes, ReplayKind *out, Error *err) {
+    if (mode != REPLAY_AUTO) {
+        *out = mode;
+        return 0;
+    }
+    size_t free_bytes = 0, total = 0;
+    CUDA_RETURN_IF_ERROR(err, cudaMemGetInfo(&free_bytes, &total));
+    size_t margin = total / 20 > ((size_t)1 << 30) ? total / 20 : ((size_t)1 << 30);
+    *out = bytes + margin <= free_bytes ? REPLAY_DEVICE : REPLAY_HOST;
+    return 0;
+}
+
+static void free_replay(Replay *r) {
+    /* Teardown: errors are ignored; every stream touching these buffers was synchronised. */
+    if (r->mode == REPLAY_HOST) {
+        if (r->block) cudaFreeHost(r->block);
+    } else if (r->block) {
+        cudaFree(r->block);
+    }
+    if (r->mirror) cudaFreeHost(r->mirror);
+    if (r->stage_host) cudaFreeHost(r->stage_host);
+    if (r->stage_dev) cudaFree(r->stage_dev);
+    if (r->fork) cudaEventDestroy(r->fork);
+    if (r->ready) cudaEventDestroy(r->ready);
+    if (r->copy_stream) cudaStreamDestroy(r->copy_stream);
+    free(r);
+}
+
+Replay *cuda_replay_create(Backend *b, const ReplaySource *src, ReplayKind mode, int batch_rows, Error *err) {
+    CudaBackend *cb = (CudaBackend *)b;
+    if (src->n < 1 || src->n > UINT32_MAX || src->n_states < 1 || src->obs_dim < 1 || src->act_dim < 1) {
+        error_set(err, "replay: unusable dataset shape (%lld transitions, %lld states, S = %d, A = %d)",
+                  (long long)src->n, (long long)src->n_states, src->obs_dim, src->act_dim);
+        return NULL;
+    }
+    if (batch_rows < 1) {
+        error_set(err, "replay: batch size must be at least 1, got %d", batch_rows);
+        return NULL;
+    }
+    Replay *r = (Replay *)calloc(1, sizeof *r);
+    if (!r) {
+        error_set(err, "out of host memory for the replay");
+        return NULL;
+    }
+    r->cb = cb;
+    r->batch_rows = batch_rows;
+    DataLayout l = data_layout(src);
+    int rc = resolve_mode(mode, l.total, &r->mode, err);
+    if (!rc) rc = r->mode == REPLAY_HOST ? setup_host(cb, r, src, &l, err) : setup_device(cb, r, src, &l, err);
+    if (rc) {
+        error_prefix(err, "CUDA replay (%s memory, %.1f MiB)", r->mode == REPLAY_HOST ? "host" : "device",
+                     (double)l.total / (1 << 20));
+        free_replay(r);
+        return NULL;
+    }
+    if (r->mode == REPLAY_HOST) {
+        r->next = cb->host_replays;
+        cb->host_replays = r;
+    }
+    return r;
+}
+
+void cuda_replay_destroy(Backend *b, Replay *r) {
+    CudaBackend *cb = (CudaBackend *)b;
+    if (!r) return;
+    cuda_drop_graphs(cb);  /* a captured graph may gather from this replay */
+    CUDA_RECORD(cb, cudaStreamSynchronize(cb->stream));
+    if (r->copy_stream) CUDA_RECORD(cb, cudaStreamSynchronize(r->copy_stream));
+    for (Replay **p = &cb->host_replays; *p; p = &(*p)->next)
+        if (*p == r) {
+            *p = r->next;
+            break;
+        }
+    free_replay(r);
+}
+
+int cuda_debug_replay_mode(const Replay *r) { return r->mode; }
+
+int64_t cuda_debug_replay_staged_hits(const Replay *r) { return r->staged_hits; }

@@ -1,0 +1,118 @@
+/* eval.c — `cuiql eval`: a checkpoint's policy in a built-in environment. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/commands.h"
+#include "core/checkpoint.h"  /* defines: checkpoint_layout_from_file, checkpoint_read */
+#include "core/error.h"
+#include "env/env.h"
+#include "env/evaluate.h"     /* defines: env_evaluate */
+
+static void eval_usage(FILE *out) {
+    fprintf(out,
+            "usage: cuiql eval --checkpoint CKPT --env NAME [--episodes N] [--seed S]\n"
+            "\n"
+            "Runs the checkpoint's policy (its deterministic mean action on the state normalised as in\n"
+            "training) in a built-in environment and prints the mean return and the normalised score\n"
+            "(0 = random behaviour, 100 = the scripted expert).\n"
+            "\n"
+            "  --checkpoint CKPT  checkpoint file written by `cuiql train`\n"
+            "  --env NAME         environment:");
+    for (int i = 0; i < env_count(); i++) fprintf(out, "%s %s", i ? "," : "", env_at(i)->name);
+    fprintf(out,
+            "\n"
+            "  --episodes N       episodes to average (default 10)\n"
+            "  --seed S           seed of the episodes' start states (default 0)\n"
+            "\n"
+            "For gymnasium / MuJoCo environments use tools/gym_eval.py.\n");
+}
+
+static int parse_u64(const char *s, uint64_t *out) {
+    if (!s || !*s || *s == '-' || *s == '+') return -1;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || *end) return -1;
+    *out = v;
+    return 0;
+}
+
+int cmd_eval(int argc, char **argv) {
+    const char *ckpt = NULL, *env_name = NULL;
+    uint64_t episodes = 10, seed = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            eval_usage(stdout);
+            return 0;
+        }
+        int known = !strcmp(a, "--checkpoint") || !strcmp(a, "--env") || !strcmp(a, "--episodes") ||
+                    !strcmp(a, "--seed");
+        if (!known) {
+            fprintf(stderr, "cuiql eval: unknown option '%s' (try 'cuiql eval --help')\n", a);
+            return 1;
+        }
+        if (i + 1 >= argc) {
+            fprintf(stderr, "cuiql eval: %s needs a value\n", a);
+            return 1;
+        }
+        const char *v = argv[++i];
+        if (!strcmp(a, "--checkpoint")) {
+            ckpt = v;
+        } else if (!strcmp(a, "--env")) {
+            env_name = v;
+        } else if (!strcmp(a, "--episodes")) {
+            if (parse_u64(v, &episodes) != 0 || episodes < 1 || episodes > 10000000) {
+                fprintf(stderr, "cuiql eval: --episodes: expected an integer from 1 to 10000000, got '%s'\n", v);
+                return 1;
+            }
+        } else if (parse_u64(v, &seed) != 0) {
+            fprintf(stderr, "cuiql eval: --seed: expected a non-negative integer, got '%s'\n", v);
+            return 1;
+        }
+    }
+    if (!ckpt || !env_name) {
+        fprintf(stderr, "cuiql eval: %s is required (try 'cuiql eval --help')\n", !ckpt ? "--checkpoint" : "--env");
+        return 1;
+    }
+
+    Error err;
+    const Env *env = env_find(env_name, &err);
+    if (!env) {
+        fprintf(stderr, "cuiql eval: %s\n", err.msg);
+        return 1;
+    }
+    ModelLayout single;
+    CheckpointMeta meta;
+    if (checkpoint_layout_from_file(ckpt, &single, &meta, &err) != 0) {
+        fprintf(stderr, "cuiql eval: %s\n", err.msg);
+        return 1;
+    }
+    float *params = malloc(sizeof(float) * single.n_params);
+    int rc = 0;
+    EvalResult res;
+    if (!params) {
+        rc = error_set(&err, "out of memory for %zu parameters", single.n_params);
+    } else if (checkpoint_read(ckpt, &single, params, NULL, NULL, NULL, NULL, NULL, &err) != 0) {
+        rc = -1;
+    } else if (env_evaluate(env->name, &single, params, 0, meta.state_mean, meta.state_std, (float)meta.max_action,
+                            (int)episodes, seed, &res, &err) != 0) {
+        rc = error_prefix(&err, "%s", ckpt);
+    }
+    free(params);
+    checkpoint_meta_free(&meta);
+    if (rc != 0) {
+        fprintf(stderr, "cuiql eval: %s\n", err.msg);
+        return 1;
+    }
+    printf("return: %.4f ± %.4f over %d episodes (mean length %.1f", res.mean_return, res.std_return, res.episodes,
+           res.mean_length);
+    if (res.has_success) printf(", success rate %.3f", res.success_rate);
+    printf(")\n");
+    printf("normalized score: %.2f (random %.4g, expert %.4g)\n", res.normalized_score, res.random_return,
+           res.expert_return);
+    return 0;
+}

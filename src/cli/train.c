@@ -1,0 +1,160 @@
+/* train.c — `cuiql train`: command-line options → TrainOptions → train_run(). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/commands.h"
+#include "core/config.h"
+#include "core/trainer.h"
+
+static void train_usage(FILE *out) {
+    fprintf(out,
+            "usage: cuiql train [--config FILE] [--dataset FILE] [--out DIR] [--set KEY=VALUE]...\n"
+            "                   [--steps N] [--device auto|cpu|cuda] [--resume] [--init-from CKPT]\n"
+            "                   [--sweep KEY=V1,V2,...]... [--threads N] [--no-graphs] [--quiet]\n"
+            "\n"
+            "Trains IQL on an offline dataset (D4RL or Minari HDF5). Settings come from the seed's\n"
+            "defaults, then --config, then --dataset/--set/--steps/--device in order.\n"
+            "\n"
+            "  --config FILE      YAML config (ours, or CORL's IQL keys); see configs/\n"
+            "  --dataset FILE     the dataset (overrides the config's 'dataset')\n"
+            "  --out DIR          run directory (default runs/<date>-<time>)\n"
+            "  --set KEY=VALUE    override one config key, e.g. --set tau=0.9 --set hidden=[256,256]\n"
+            "  --steps N          gradient steps in total\n"
+            "  --device D         auto (GPU when present), cpu or cuda\n"
+            "  --resume           continue the run in --out from its latest checkpoint (its config.yaml\n"
+            "                     is used when no --config is given)\n"
+            "  --init-from CKPT   start from CKPT's network weights, at step 0 with fresh optimisers\n"
+            "  --sweep K=V1,V2    train the cross product of values of tau, beta, seed as one population;\n"
+            "                     each member gets DIR/tau{t}-beta{b}-seed{s}/\n"
+            "  --threads N        CPU backend: BLAS threads (default: all cores)\n"
+            "  --no-graphs        CUDA backend: launch kernels one by one instead of replaying a graph\n"
+            "  --quiet            no progress lines\n");
+}
+
+/* The value of option argv[*i] ("--x VALUE"), or NULL with a message. */
+static const char *option_value(int argc, char **argv, int *i) {
+    if (*i + 1 >= argc) {
+        fprintf(stderr, "cuiql train: %s needs a value\n", argv[*i]);
+        return NULL;
+    }
+    return argv[++*i];
+}
+
+/* A sweep's axes are kept in the run directory (sweep.txt, written by the trainer) so that
+ * `--resume` rebuilds the same population. */
+static int load_sweep(TrainOptions *opt, Error *err) {
+    char path[TRAIN_PATH_MAX + 16], line[8192];
+    snprintf(path, sizeof path, "%s/sweep.txt", opt->out_dir);
+    FILE *f = fopen(path, "r");
+    if (!f) return 0;  /* not a sweep */
+    int rc = 0;
+    while (!rc && fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\r\n")] = '\0';
+        if (line[0]) rc = train_add_sweep(opt, line, err);
+    }
+    fclose(f);
+    return rc ? error_prefix(err, "%s", path) : 0;
+}
+
+int cmd_train(int argc, char **argv) {
+    static TrainOptions opt;  /* large (paths); static keeps it off the stack — used once per process */
+    memset(&opt, 0, sizeof opt);
+    opt.use_graphs = 1;
+    Error err = {{0}};
+    const char *config_path = NULL, *dataset = NULL, *steps = NULL, *device = NULL;
+    char **sets = calloc((size_t)argc, sizeof *sets), **sweeps = calloc((size_t)argc, sizeof *sweeps);
+    int n_sets = 0, n_sweeps = 0, rc = 1;
+    if (!sets || !sweeps) {
+        fprintf(stderr, "cuiql train: out of memory\n");
+        goto done;
+    }
+
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = NULL;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            train_usage(stdout);
+            rc = 0;
+            goto done;
+        } else if (!strcmp(a, "--resume")) opt.resume = 1;
+        else if (!strcmp(a, "--quiet")) opt.quiet = 1;
+        else if (!strcmp(a, "--no-graphs")) opt.use_graphs = 0;
+        else if (!strcmp(a, "--config") || !strcmp(a, "--dataset") || !strcmp(a, "--out") || !strcmp(a, "--set") ||
+                 !strcmp(a, "--steps") || !strcmp(a, "--device") || !strcmp(a, "--init-from") ||
+                 !strcmp(a, "--sweep") || !strcmp(a, "--threads")) {
+            if (!(v = option_value(argc, argv, &i))) goto done;
+            if (!strcmp(a, "--config")) config_path = v;
+            else if (!strcmp(a, "--dataset")) dataset = v;
+            else if (!strcmp(a, "--out")) snprintf(opt.out_dir, sizeof opt.out_dir, "%s", v);
+            else if (!strcmp(a, "--set")) sets[n_sets++] = (char *)v;
+            else if (!strcmp(a, "--steps")) steps = v;
+            else if (!strcmp(a, "--device")) device = v;
+            else if (!strcmp(a, "--init-from")) snprintf(opt.init_from, sizeof opt.init_from, "%s", v);
+            else if (!strcmp(a, "--sweep")) sweeps[n_sweeps++] = (char *)v;
+            else {
+                char *end;
+                long t = strtol(v, &end, 10);
+                if (*end || t < 0 || t > 1024) {
+                    fprintf(stderr, "cuiql train: --threads: expected 0..1024, got '%s'\n", v);
+                    goto done;
+                }
+                opt.threads = (int)t;
+            }
+        } else {
+            fprintf(stderr, "cuiql train: unknown option '%s' (see cuiql train --help)\n", a);
+            goto done;
+        }
+    }
+
+    if (!opt.out_dir[0]) {
+        if (opt.resume) {
+            fprintf(stderr, "cuiql train: --resume needs --out DIR (the run to continue)\n");
+            goto done;
+        }
+        time_t t = time(NULL);
+        strftime(opt.out_dir, sizeof opt.out_dir, "runs/%Y%m%d-%H%M%S", localtime(&t));
+    }
+
+    config_defaults(&opt.cfg);
+    char resumed_config[TRAIN_PATH_MAX + 16];
+    if (!config_path && opt.resume) {
+        snprintf(resumed_config, sizeof resumed_config, "%s/config.yaml", opt.out_dir);
+        config_path = resumed_config;
+    }
+    if (config_path && config_load_file(&opt.cfg, config_path, &err)) goto fail;
+    if (dataset) {  /* a path, taken verbatim (not parsed as a YAML scalar) */
+        if (strlen(dataset) >= sizeof opt.cfg.dataset) {
+            error_set(&err, "--dataset: path too long");
+            goto fail;
+        }
+        snprintf(opt.cfg.dataset, sizeof opt.cfg.dataset, "%s", dataset);
+    }
+    for (int i = 0; i < n_sets; i++)
+        if (config_set_assignment(&opt.cfg, sets[i], &err)) goto fail;
+    if (steps && config_set(&opt.cfg, "steps", steps, &err)) goto fail;
+    if (device && config_set(&opt.cfg, "device", device, &err)) goto fail;
+    for (int i = 0; i < n_sweeps; i++)
+        if (train_add_sweep(&opt, sweeps[i], &err)) goto fail;
+    if (opt.resume && n_sweeps == 0 && load_sweep(&opt, &err)) goto fail;
+    if (config_validate(&opt.cfg, &err)) goto fail;
+
+    int interrupted = 0;
+    if (train_run(&opt, &interrupted, &err) == 0) {
+        rc = 0;
+        goto done;
+    }
+    fprintf(stderr, "cuiql train: %s\n", err.msg);
+    rc = interrupted ? 130 : 1;
+    goto done;
+
+fail:
+    fprintf(stderr, "cuiql train: %s\n", err.msg);
+    rc = 1;
+done:
+    free(sets);
+    free(sweeps);
+    return rc;
+}

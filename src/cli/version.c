@@ -1,0 +1,28 @@
+/* version.c — `cuiql --version`: what this build contains and which libraries it runs on. */
+#include <cblas.h>
+#include <hdf5.h>
+#include <stdio.h>
+#include <yaml.h>
+
+#include "cli/commands.h"
+#include "core/backend_select.h"
+
+#ifdef CUIQL_HAVE_CUDA
+#include <cuda_runtime_api.h>
+#endif
+
+void print_version(void) {
+    unsigned maj = 0, min = 0, rel = 0;
+    H5get_libversion(&maj, &min, &rel);
+    printf("cuiql %s\n", CUIQL_VERSION);
+    printf("backends: cpu%s\n", backend_cuda_compiled() ? ", cuda" : "");
+    printf("HDF5 %u.%u.%u, libyaml %s, %s\n", maj, min, rel, yaml_get_version_string(), openblas_get_config());
+#ifdef CUIQL_HAVE_CUDA
+    int runtime = 0, driver = 0;
+    cudaRuntimeGetVersion(&runtime);
+    if (cudaDriverGetVersion(&driver) != cudaSuccess) driver = 0;
+    printf("CUDA runtime %d.%d, driver %s", runtime / 1000, (runtime % 1000) / 10, driver ? "" : "none");
+    if (driver) printf("%d.%d", driver / 1000, (driver % 1000) / 10);
+    printf("\n");
+#endif
+}

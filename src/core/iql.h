@@ -1,0 +1,60 @@
+/* iql.h — the IQL update of a population of P members, written once against backend.h.
+ *
+ * IqlState owns every buffer of a training run in backend memory: the parameters, their
+ * gradients and AdamW moments (one contiguous buffer each, model.h layout), the target
+ * critics, the activations of every network, the sampled batch and the per-element
+ * statistics. iql_step() issues one gradient step exactly as SPEC.md "One gradient step"
+ * defines it; nothing in it allocates, copies to or from the host, or synchronises. */
+#ifndef CUIQL_IQL_H
+#define CUIQL_IQL_H
+
+#include <stdint.h>
+
+#include "core/config.h"
+#include "core/error.h"
+#include "core/model.h"
+#include "cuiql/backend.h"
+
+/* One member's own settings; everything else is shared by the population. */
+typedef struct {
+    double tau, beta;
+    uint64_t seed;      /* initialisation seed */
+} MemberSpec;
+
+/* Scalars logged per member (means over the batch of the last step). */
+typedef enum {
+    LOG_LOSS_VALUE, LOG_LOSS_Q, LOG_LOSS_POLICY, LOG_VALUE_MEAN, LOG_Q_MEAN, LOG_ADV_MEAN, LOG_WEIGHT_MEAN,
+    LOG_WEIGHT_CLIPPED, LOG_LR_POLICY, LOG_LR_VALUE, LOG_LR_Q, LOG_TRAIN_SCALAR_COUNT
+} TrainScalar;
+extern const char *const train_scalar_tags[LOG_TRAIN_SCALAR_COUNT];
+
+typedef struct IqlState IqlState;
+
+/* Creates the population's buffers and copies the dataset to the backend. The weights start
+ * initialised from each member's seed (model_init_host's rule); the targets copy the critics. */
+IqlState *iql_create(Backend *b, const Config *cfg, const MemberSpec *members, int n_members,
+                     const ReplaySource *data, Error *err);
+void iql_destroy(IqlState *s);
+
+const ModelLayout *iql_layout(const IqlState *s);
+int64_t iql_step_count(const IqlState *s);
+
+/* One gradient step (asynchronous on the backend). */
+void iql_step(IqlState *s);
+
+/* Logged scalars of the last step, [n_members][LOG_TRAIN_SCALAR_COUNT]. Synchronises. */
+int iql_read_scalars(IqlState *s, double *out, Error *err);
+
+/* A member's state in member-view buffers (P = 1 layout; target: the q span). Any pointer may
+ * be NULL to skip it. Setup, logging and checkpoint time only. */
+int iql_get_member(IqlState *s, int member, float *params, float *target, float *adam_m, float *adam_v, Error *err);
+int iql_set_member(IqlState *s, int member, const float *params, const float *target, const float *adam_m,
+                   const float *adam_v, Error *err);
+
+/* The gradients of the last step (at its pre-step parameters), member view. For tests. */
+int iql_get_gradients(IqlState *s, int member, float *grads, Error *err);
+
+/* Sets the number of completed steps (resume). */
+int iql_set_step_count(IqlState *s, int64_t step, Error *err);
+
+#endif

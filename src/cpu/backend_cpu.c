@@ -1,0 +1,294 @@
+/* backend_cpu.c — the CPU backend: GEMMs through OpenBLAS, everything else in plain loops
+ * around the per-element functions of iql_math.h (the same ones the CUDA kernels call).
+ *
+ * It is a real trainer for machines without a GPU and the oracle the CUDA backend is tested
+ * against, so every loop runs in a fixed order: results are bit-for-bit reproducible for a
+ * given BLAS thread count. */
+#include <cblas.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cuiql/backend.h"
+#include "cuiql/philox.h"
+
+typedef struct {
+    Backend base;
+    int threads;
+} CpuBackend;
+
+/* The CPU's replay is a view of the host dataset: the data already lives in this memory. */
+struct Replay {
+    ReplaySource src;
+};
+
+/* ---- lifetime and memory ------------------------------------------------------------------ */
+
+static void cpu_destroy(Backend *b) { free(b); }
+static int cpu_status(Backend *b, Error *err) { (void)b; (void)err; return 0; }
+static int cpu_synchronize(Backend *b, Error *err) { (void)b; (void)err; return 0; }
+
+static void cpu_describe(Backend *b, char *buf, size_t len) {
+    CpuBackend *cpu = (CpuBackend *)b;
+    snprintf(buf, len, "CPU (%s, %d BLAS threads)", openblas_get_config(), cpu->threads);
+}
+
+static void *cpu_alloc(Backend *b, size_t bytes, Error *err) {
+    (void)b;
+    /* 64-byte alignment keeps rows of the big buffers on cache-line boundaries for the BLAS. */
+    size_t rounded = (bytes + 63) / 64 * 64;
+    void *p = aligned_alloc(64, rounded ? rounded : 64);
+    if (!p) {
+        error_set(err, "out of host memory allocating %zu bytes", bytes);
+        return NULL;
+    }
+    memset(p, 0, rounded ? rounded : 64);
+    return p;
+}
+
+static void cpu_release(Backend *b, void *ptr) { (void)b; free(ptr); }
+
+static int cpu_copy_bytes(Backend *b, void *dst, const void *src, size_t bytes, Error *err) {
+    (void)b; (void)err;
+    memcpy(dst, src, bytes);
+    return 0;
+}
+
+static Replay *cpu_replay_create(Backend *b, const ReplaySource *src, ReplayKind mode, int batch_rows,
+                                 Error *err) {
+    (void)b; (void)mode; (void)batch_rows;
+    Replay *r = malloc(sizeof *r);
+    if (!r) {
+        error_set(err, "out of host memory for the replay");
+        return NULL;
+    }
+    r->src = *src;
+    return r;
+}
+
+static void cpu_replay_destroy(Backend *b, Replay *r) { (void)b; free(r); }
+
+static void cpu_run_step(Backend *b, void (*issue)(void *), void *arg) { (void)b; issue(arg); }
+
+/* ---- step scalars, sampling ----------------------------------------------------------------- */
+
+static void cpu_prepare_step(Backend *b, StepScalars *s, const LrSchedule schedule[LR_GROUP_COUNT], double beta1,
+                             double beta2) {
+    (void)b;
+    *s = iql_step_scalars(schedule, s->step, beta1, beta2);
+}
+
+static void cpu_finish_step(Backend *b, StepScalars *s) { (void)b; s->step += 1; }
+
+static void cpu_sample_batch(Backend *b, Replay *replay, const SamplingArgs *args, const StepScalars *scalars,
+                             Batch *out) {
+    (void)b;
+    const ReplaySource *d = &replay->src;
+    int S = d->obs_dim, A = d->act_dim, B = out->rows;
+    uint64_t step = (uint64_t)scalars->step;
+    for (int i = 0; i < B; i++) {
+        uint32_t t = args->sequential
+                         ? (uint32_t)((step * (uint64_t)B + (uint64_t)i) % (uint64_t)d->n)
+                         : philox_index(philox_value(args->seed, step, (uint64_t)i), (uint32_t)d->n);
+        out->index[i] = t;
+        const float *s = d->states + (size_t)d->state_row[t] * S;
+        const float *s2 = d->states + (size_t)d->next_row[t] * S;
+        const float *a = d->actions + (size_t)t * A;
+        memcpy(out->state + (size_t)i * S, s, sizeof(float) * S);
+        memcpy(out->next_state + (size_t)i * S, s2, sizeof(float) * S);
+        memcpy(out->state_action + (size_t)i * (S + A), s, sizeof(float) * S);
+        memcpy(out->state_action + (size_t)i * (S + A) + S, a, sizeof(float) * A);
+        memcpy(out->action + (size_t)i * A, a, sizeof(float) * A);
+        out->reward[i] = d->rewards[t];
+        out->terminal[i] = d->terminals[t];
+    }
+}
+
+/* ---- layers -------------------------------------------------------------------------------- */
+
+static void cpu_gemm(Backend *b, const GemmArgs *g) {
+    (void)b;
+    for (int i = 0; i < g->batch; i++)
+        cblas_sgemm(CblasRowMajor, g->trans_a ? CblasTrans : CblasNoTrans, g->trans_b ? CblasTrans : CblasNoTrans,
+                    g->m, g->n, g->k, g->alpha, g->a + i * g->stride_a, g->lda, g->b + i * g->stride_b, g->ldb,
+                    g->beta, g->c + i * g->stride_c, g->ldc);
+}
+
+static void cpu_bias_activation(Backend *b, float *y, const float *bias, int members, int rows, int cols,
+                                Activation act) {
+    (void)b;
+    for (int e = 0; e < members; e++) {
+        const float *be = bias + (size_t)e * cols;
+        for (int r = 0; r < rows; r++) {
+            float *row = y + ((size_t)e * rows + r) * cols;
+            if (act == ACTIVATION_RELU)
+                for (int c = 0; c < cols; c++) row[c] = iql_relu(row[c] + be[c]);
+            else
+                for (int c = 0; c < cols; c++) row[c] += be[c];
+        }
+    }
+}
+
+static void cpu_relu_backward(Backend *b, float *dy, const float *y, int64_t n) {
+    (void)b;
+    for (int64_t i = 0; i < n; i++) dy[i] = iql_relu_backward(dy[i], y[i]);
+}
+
+static void cpu_column_sums(Backend *b, float *out, const float *in, int members, int rows, int cols) {
+    (void)b;
+    for (int e = 0; e < members; e++) {
+        float *o = out + (size_t)e * cols;
+        memset(o, 0, sizeof(float) * cols);
+        for (int r = 0; r < rows; r++) {
+            const float *row = in + ((size_t)e * rows + r) * cols;
+            for (int c = 0; c < cols; c++) o[c] += row[c];
+        }
+    }
+}
+
+static void cpu_row_sums(Backend *b, float *out, const float *in, int64_t rows, int cols) {
+    (void)b;
+    for (int64_t r = 0; r < rows; r++) {
+        const float *row = in + r * cols;
+        double acc = 0;  /* logging sums over up to millions of rows: accumulate in double */
+        for (int c = 0; c < cols; c++) acc += row[c];
+        out[r] = (float)acc;
+    }
+}
+
+/* ---- losses ---------------------------------------------------------------------------------- */
+
+static void cpu_value_critic_heads(Backend *b, const HeadsArgs *h) {
+    (void)b;
+    int B = h->rows;
+    float inv_batch = 1.0f / (float)B;
+    for (int p = 0; p < h->members; p++) {
+        float tau = h->tau[p], beta = h->beta[p];
+        const float *q1 = h->q + (size_t)(2 * p) * B, *q2 = q1 + B;
+        const float *qh1 = h->q_hat + (size_t)(2 * p) * B, *qh2 = qh1 + B;
+        float *stats = h->stats + (size_t)p * IQL_STAT_COUNT * B;
+        for (int i = 0; i < B; i++) {
+            float v = h->v[(size_t)p * B + i];
+            float y = iql_td_target(h->reward[i], h->terminal[i], h->discount, h->v_next[(size_t)p * B + i]);
+            float q_min = qh1[i] < qh2[i] ? qh1[i] : qh2[i];
+            float u = h->value_target_q ? q_min - v : y - v;
+            float adv = q_min - v;
+            h->dv[(size_t)p * B + i] = iql_expectile_grad_v(tau, u, inv_batch);
+            h->dq[(size_t)(2 * p) * B + i] = iql_critic_grad(q1[i], y, h->q_scale, inv_batch);
+            h->dq[(size_t)(2 * p + 1) * B + i] = iql_critic_grad(q2[i], y, h->q_scale, inv_batch);
+            float w = iql_advantage_weight(beta, adv, h->adv_clip);
+            h->weight[(size_t)p * B + i] = w;
+            float e1 = q1[i] - y, e2 = q2[i] - y;
+            stats[IQL_STAT_VALUE_LOSS * B + i] = iql_expectile_loss(tau, u);
+            stats[IQL_STAT_Q_LOSS * B + i] = h->q_scale * (e1 * e1 + e2 * e2);
+            stats[IQL_STAT_VALUE * B + i] = v;
+            stats[IQL_STAT_Q * B + i] = 0.5f * (q1[i] + q2[i]);
+            stats[IQL_STAT_ADVANTAGE * B + i] = adv;
+            stats[IQL_STAT_WEIGHT * B + i] = w;
+            stats[IQL_STAT_WEIGHT_CLIPPED * B + i] = iql_weight_is_clipped(beta, adv, h->adv_clip);
+        }
+    }
+}
+
+static void cpu_policy_head(Backend *b, const PolicyHeadArgs *h) {
+    (void)b;
+    int B = h->rows, A = h->act_dim;
+    float inv_batch = 1.0f / (float)B;
+    for (int p = 0; p < h->members; p++) {
+        for (int i = 0; i < B; i++) {
+            size_t row = ((size_t)p * B + i) * A;
+            float w = h->weight[(size_t)p * B + i];
+            float coef = w * inv_batch;
+            float total = 0.0f;
+            for (int j = 0; j < A; j++) {
+                float dz, dls;
+                if (h->deterministic) {
+                    total += iql_deterministic_policy_elem(h->pre[row + j], h->action[(size_t)i * A + j], coef,
+                                                           h->max_action, &dz);
+                    dls = 0.0f;
+                } else {
+                    total += iql_gaussian_policy_elem(h->pre[row + j], h->log_std[(size_t)p * A + j],
+                                                      h->action[(size_t)i * A + j], coef, h->max_action,
+                                                      h->log_std_min, h->log_std_max, &dz, &dls);
+                }
+                h->dpre[row + j] = dz;
+                if (h->dlog_std_elem) h->dlog_std_elem[row + j] = dls;
+            }
+            /* Gaussian: the loss is −w·log π; deterministic: w·‖π − a‖². */
+            h->stats[((size_t)p * IQL_STAT_COUNT + IQL_STAT_POLICY_LOSS) * B + i] =
+                h->deterministic ? w * total : -w * total;
+        }
+    }
+}
+
+/* ---- optimiser ------------------------------------------------------------------------------- */
+
+static void cpu_adamw(Backend *b, const AdamWArgs *a) {
+    (void)b;
+    const StepScalars *s = a->scalars;
+    int64_t begin = 0;
+    for (int g = 0; g < LR_GROUP_COUNT; g++) {
+        float lr = s->lr[g];
+        for (int64_t i = begin; i < a->group_end[g]; i++)
+            iql_adamw_elem(&a->param[i], &a->m[i], &a->v[i], a->grad[i], lr, a->hyper, s->bias_correction1,
+                           s->bias_correction2);
+        begin = a->group_end[g];
+    }
+}
+
+static void cpu_polyak(Backend *b, float *target, const float *online, float rho, int64_t n) {
+    (void)b;
+    for (int64_t i = 0; i < n; i++) target[i] = iql_polyak(target[i], online[i], rho);
+}
+
+static void cpu_copy(Backend *b, float *dst, const float *src, int64_t n) {
+    (void)b;
+    memcpy(dst, src, sizeof(float) * (size_t)n);
+}
+
+static void cpu_init_uniform(Backend *b, float *dst, int64_t n, float bound, uint64_t seed, uint64_t subsequence) {
+    (void)b;
+    for (int64_t j = 0; j < n; j++)
+        dst[j] = bound * (2.0f * philox_uniform01(philox_value(seed, subsequence, (uint64_t)j)) - 1.0f);
+}
+
+static const BackendOps cpu_ops = {
+    .name = "cpu",
+    .destroy = cpu_destroy,
+    .status = cpu_status,
+    .synchronize = cpu_synchronize,
+    .describe = cpu_describe,
+    .alloc = cpu_alloc,
+    .release = cpu_release,
+    .upload = cpu_copy_bytes,
+    .download = cpu_copy_bytes,
+    .replay_create = cpu_replay_create,
+    .replay_destroy = cpu_replay_destroy,
+    .run_step = cpu_run_step,
+    .prepare_step = cpu_prepare_step,
+    .finish_step = cpu_finish_step,
+    .sample_batch = cpu_sample_batch,
+    .gemm = cpu_gemm,
+    .bias_activation = cpu_bias_activation,
+    .relu_backward = cpu_relu_backward,
+    .column_sums = cpu_column_sums,
+    .row_sums = cpu_row_sums,
+    .value_critic_heads = cpu_value_critic_heads,
+    .policy_head = cpu_policy_head,
+    .adamw = cpu_adamw,
+    .polyak = cpu_polyak,
+    .copy = cpu_copy,
+    .init_uniform = cpu_init_uniform,
+};
+
+Backend *cpu_backend_create(const BackendOptions *opt, Error *err) {
+    CpuBackend *cpu = calloc(1, sizeof *cpu);
+    if (!cpu) {
+        error_set(err, "out of host memory creating the CPU backend");
+        return NULL;
+    }
+    cpu->base.ops = &cpu_ops;
+    if (opt && opt->threads > 0) openblas_set_num_threads(opt->threads);
+    cpu->threads = openblas_get_num_threads();
+    return &cpu->base;
+}

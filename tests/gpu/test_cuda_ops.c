@@ -1,0 +1,577 @@
+/* test_cuda_ops.c — every CUDA backend op against the CPU backend (the oracle), one op at a
+ * time, on fresh random inputs of awkward sizes (1, 3, 255, 257 rows; several members;
+ * widths that are and are not multiples of 4; buffers 16-byte aligned and not), with every
+ * output poisoned (NaN) in both backends before the call, so an element the GPU never writes,
+ * or one it writes out of bounds, fails. Tolerances: 1e-5 relative for fp32 arithmetic, 3e-3
+ * for TF32 GEMMs, bit for bit for pure data movement and Philox draws.
+ * Exits 77 (skipped) when no CUDA device is usable. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cuda_debug.h"
+#include "cuiql/philox.h"
+#include "gpu_test_util.h"
+#include "test_util.h"
+
+#define TOL_FP32 1e-5
+#define TOL_TF32 3e-3
+
+static const int rows_set[] = {1, 3, 255, 257};
+#define N_ROWS (int)(sizeof rows_set / sizeof rows_set[0])
+
+/* ---- gemm ----------------------------------------------------------------------------------------- */
+
+/* One strided-batched GEMM in both backends. share: 0 none, 1 A shared (stride 0), 2 B shared.
+ * pad adds to every leading dimension; beta = 0 poisons C first (BLAS never reads it then). */
+static void gemm_case(Backends *bk, int m, int n, int k, int ta, int tb, int share, int batch, int pad, float alpha,
+                      float beta, double tol, const char *label) {
+    int lda = (ta ? m : k) + pad, ldb = (tb ? k : n) + pad, ldc = n + pad;
+    int64_t rows_a = ta ? k : m, rows_b = tb ? n : k;
+    int64_t sa = share == 1 ? 0 : rows_a * lda, sb = share == 2 ? 0 : rows_b * ldb, sc = (int64_t)m * ldc;
+    Mirror A = mirror_new(bk, (size_t)((batch - 1) * sa + rows_a * lda), 0);
+    Mirror B = mirror_new(bk, (size_t)((batch - 1) * sb + rows_b * ldb), 0);
+    Mirror C = mirror_new(bk, (size_t)(batch * sc), 0);
+    mirror_fill(bk, &A, -1, 1);
+    mirror_fill(bk, &B, -1, 1);
+    /* beta = 0: C starts as NaN, so every element must be written, and the padding columns
+     * (left NaN by the CPU) must stay untouched on the GPU too. */
+    if (beta == 0)
+        mirror_poison(bk, &C);
+    else
+        mirror_fill(bk, &C, -1, 1);
+    GemmArgs g = {.trans_a = ta, .trans_b = tb, .m = m, .n = n, .k = k, .alpha = alpha, .beta = beta,
+                  .lda = lda, .stride_a = sa, .ldb = ldb, .stride_b = sb, .ldc = ldc, .stride_c = sc, .batch = batch};
+    g.a = A.cpu, g.b = B.cpu, g.c = C.cpu;
+    bk->cpu->ops->gemm(bk->cpu, &g);
+    g.a = A.gpu, g.b = B.gpu, g.c = C.gpu;
+    bk->gpu->ops->gemm(bk->gpu, &g);
+    char what[200];
+    snprintf(what, sizeof what, "gemm %s m=%d n=%d k=%d ta=%d tb=%d share=%d batch=%d pad=%d beta=%g", label, m, n, k, ta,
+             tb, share, batch, pad, beta);
+    mirror_check(bk->gpu, &C, tol, what);
+    mirror_free(bk, &A);
+    mirror_free(bk, &B);
+    mirror_free(bk, &C);
+}
+
+static void test_gemm(Backends *bk, double tol, const char *label) {
+    static const int other[] = {1, 3, 64, 257};
+    int c = 0;
+    for (int si = 0; si < N_ROWS; si++)
+        for (int ta = 0; ta < 2; ta++)
+            for (int tb = 0; tb < 2; tb++)
+                for (int share = 0; share < 3; share++, c++) {
+                    int m = rows_set[si], n = other[(si + c) % 4], k = other[(si + 2 * c + 1) % 4];
+                    int batch = c % 2 ? 3 : 1 + share;  /* sharing needs batch > 1 to mean anything */
+                    int pad = c % 3 == 0 ? 2 : 0;
+                    int beta0 = c % 2 == 0;
+                    gemm_case(bk, m, n, k, ta, tb, share, batch, pad, beta0 ? 1.0f : 0.5f, beta0 ? 0.0f : 0.75f, tol,
+                              label);
+                }
+    /* The trainer's shapes: forward (X·Wᵀ, shared input), dW = dYᵀ·X, dX = dY·W. */
+    gemm_case(bk, 256, 256, 17, 0, 1, 1, 4, 0, 1, 0, tol, label);
+    gemm_case(bk, 256, 17, 256, 1, 0, 2, 4, 0, 1, 0, tol, label);
+    gemm_case(bk, 256, 17, 256, 0, 0, 0, 4, 0, 1, 0, tol, label);
+}
+
+/* ---- layers ------------------------------------------------------------------------------------------ */
+
+static void test_bias_activation(Backends *bk) {
+    static const int cols_set[] = {1, 4, 5, 256, 257};
+    for (int members = 1; members <= 3; members += 2)
+        for (int ri = 0; ri < N_ROWS; ri++)
+            for (int ci = 0; ci < 5; ci++)
+                for (int offset = 0; offset < 2; offset++)
+                    for (int act = 0; act < 2; act++) {
+                        int rows = rows_set[ri], cols = cols_set[ci];
+                        Mirror y = mirror_new(bk, (size_t)members * rows * cols, offset);
+                        Mirror bias = mirror_new(bk, (size_t)members * cols, offset);
+                        mirror_fill(bk, &y, -1, 1);
+                        mirror_fill(bk, &bias, -1, 1);
+                        Activation a = act ? ACTIVATION_RELU : ACTIVATION_NONE;
+                        bk->cpu->ops->bias_activation(bk->cpu, y.cpu, bias.cpu, members, rows, cols, a);
+                        bk->gpu->ops->bias_activation(bk->gpu, y.gpu, bias.gpu, members, rows, cols, a);
+                        char what[160];
+                        snprintf(what, sizeof what, "bias_activation E=%d rows=%d cols=%d offset=%d relu=%d", members,
+                                 rows, cols, offset, act);
+                        mirror_check(bk->gpu, &y, 0, what);
+                        mirror_free(bk, &y);
+                        mirror_free(bk, &bias);
+                    }
+}
+
+static void test_relu_backward(Backends *bk) {
+    static const int64_t sizes[] = {1, 3, 255, 257, 100003};
+    for (int si = 0; si < 5; si++)
+        for (int offset = 0; offset < 2; offset++) {
+            int64_t n = sizes[si];
+            Mirror dy = mirror_new(bk, (size_t)n, offset), y = mirror_new(bk, (size_t)n, offset);
+            mirror_fill(bk, &dy, -1, 1);
+            float *h = malloc(sizeof(float) * n);
+            for (int64_t i = 0; i < n; i++) h[i] = i % 7 == 0 ? 0.0f : test_rand(-1, 1);  /* exact zeros too */
+            mirror_set(bk, &y, h);
+            free(h);
+            bk->cpu->ops->relu_backward(bk->cpu, dy.cpu, y.cpu, n);
+            bk->gpu->ops->relu_backward(bk->gpu, dy.gpu, y.gpu, n);
+            char what[96];
+            snprintf(what, sizeof what, "relu_backward n=%lld offset=%d", (long long)n, offset);
+            mirror_check(bk->gpu, &dy, 0, what);
+            mirror_free(bk, &dy);
+            mirror_free(bk, &y);
+        }
+}
+
+static void test_column_sums(Backends *bk) {
+    static const int cols_set[] = {1, 3, 32, 33, 256};
+    for (int members = 1; members <= 3; members++)
+        for (int ri = 0; ri < N_ROWS; ri++)
+            for (int ci = 0; ci < 5; ci++) {
+                int rows = rows_set[ri], cols = cols_set[ci];
+                Mirror in = mirror_new(bk, (size_t)members * rows * cols, 0), out = mirror_new(bk, (size_t)members * cols, 0);
+                mirror_fill(bk, &in, -1, 1);
+                mirror_poison(bk, &out);
+                bk->cpu->ops->column_sums(bk->cpu, out.cpu, in.cpu, members, rows, cols);
+                bk->gpu->ops->column_sums(bk->gpu, out.gpu, in.gpu, members, rows, cols);
+                char what[96];
+                snprintf(what, sizeof what, "column_sums E=%d rows=%d cols=%d", members, rows, cols);
+                mirror_check(bk->gpu, &out, TOL_FP32, what);
+                mirror_free(bk, &in);
+                mirror_free(bk, &out);
+            }
+}
+
+static void test_row_sums(Backends *bk) {
+    static const int64_t rows_list[] = {1, 3, 255, 257, 3 * IQL_STAT_COUNT};
+    static const int cols_list[] = {1, 3, 255, 257, 1000};
+    for (int ri = 0; ri < 5; ri++)
+        for (int ci = 0; ci < 5; ci++) {
+            int64_t rows = rows_list[ri];
+            int cols = cols_list[ci];
+            Mirror in = mirror_new(bk, (size_t)rows * cols, 0), out = mirror_new(bk, (size_t)rows, 0);
+            mirror_fill(bk, &in, -1, 2);
+            mirror_poison(bk, &out);
+            bk->cpu->ops->row_sums(bk->cpu, out.cpu, in.cpu, rows, cols);
+            bk->gpu->ops->row_sums(bk->gpu, out.gpu, in.gpu, rows, cols);
+            char what[96];
+            snprintf(what, sizeof what, "row_sums rows=%lld cols=%d", (long long)rows, cols);
+            mirror_check(bk->gpu, &out, TOL_FP32, what);
+            mirror_free(bk, &in);
+            mirror_free(bk, &out);
+        }
+}
+
+/* ---- heads --------------------------------------------------------------------------------------------- */
+
+static void test_value_critic_heads(Backends *bk) {
+    for (int P = 1; P <= 3; P += 2)
+        for (int ri = 0; ri < N_ROWS; ri++)
+            for (int vt = 0; vt < 2; vt++)
+                for (int qs = 0; qs < 2; qs++) {
+                    int B = rows_set[ri];
+                    Mirror v = mirror_new(bk, (size_t)P * B, 0), v_next = mirror_new(bk, (size_t)P * B, 0);
+                    Mirror q = mirror_new(bk, (size_t)2 * P * B, 0), q_hat = mirror_new(bk, (size_t)2 * P * B, 0);
+                    Mirror reward = mirror_new(bk, (size_t)B, 0), terminal = mirror_new(bk, (size_t)B, 0);
+                    Mirror tau = mirror_new(bk, (size_t)P, 0), beta = mirror_new(bk, (size_t)P, 0);
+                    Mirror dv = mirror_new(bk, (size_t)P * B, 0), dq = mirror_new(bk, (size_t)2 * P * B, 0);
+                    Mirror weight = mirror_new(bk, (size_t)P * B, 0);
+                    Mirror stats = mirror_new(bk, (size_t)P * IQL_STAT_COUNT * B, 0);
+                    mirror_fill(bk, &v, -2, 2);
+                    mirror_fill(bk, &v_next, -2, 2);
+                    mirror_fill(bk, &q, -2, 2);
+                    mirror_fill(bk, &q_hat, -2, 2);  /* advantages up to ±4: with β up to 10 many weights clip */
+                    mirror_fill(bk, &reward, -1, 1);
+                    float *d = malloc(sizeof(float) * B);
+                    for (int i = 0; i < B; i++) d[i] = test_rand(0, 1) < 0.2f ? 1.0f : 0.0f;
+                    mirror_set(bk, &terminal, d);
+                    free(d);
+                    mirror_fill(bk, &tau, 0.5f, 0.95f);
+                    mirror_fill(bk, &beta, 0.5f, 10.0f);
+                    mirror_poison(bk, &dv);
+                    mirror_poison(bk, &dq);
+                    mirror_poison(bk, &weight);
+                    mirror_poison(bk, &stats);
+                    HeadsArgs h = {.members = P, .rows = B, .discount = 0.99f, .adv_clip = 100.0f,
+                                   .q_scale = qs ? 1.0f : 0.5f, .value_target_q = vt};
+                    h.v = v.cpu, h.v_next = v_next.cpu, h.q = q.cpu, h.q_hat = q_hat.cpu, h.reward = reward.cpu;
+                    h.terminal = terminal.cpu, h.tau = tau.cpu, h.beta = beta.cpu, h.dv = dv.cpu, h.dq = dq.cpu;
+                    h.weight = weight.cpu, h.stats = stats.cpu;
+                    bk->cpu->ops->value_critic_heads(bk->cpu, &h);
+                    h.v = v.gpu, h.v_next = v_next.gpu, h.q = q.gpu, h.q_hat = q_hat.gpu, h.reward = reward.gpu;
+                    h.terminal = terminal.gpu, h.tau = tau.gpu, h.beta = beta.gpu, h.dv = dv.gpu, h.dq = dq.gpu;
+                    h.weight = weight.gpu, h.stats = stats.gpu;
+                    bk->gpu->ops->value_critic_heads(bk->gpu, &h);
+                    char what[128];
+                    const char *names[] = {"dv", "dq", "weight", "stats"};
+                    Mirror *outs[] = {&dv, &dq, &weight, &stats};
+                    for (int o = 0; o < 4; o++) {
+                        snprintf(what, sizeof what, "value_critic_heads %s P=%d B=%d value_target_q=%d q_scale=%g",
+                                 names[o], P, B, vt, h.q_scale);
+                        mirror_check(bk->gpu, outs[o], TOL_FP32, what);
+                    }
+                    Mirror *all[] = {&v, &v_next, &q, &q_hat, &reward, &terminal, &tau, &beta, &dv, &dq, &weight, &stats};
+                    for (int o = 0; o < 12; o++) mirror_free(bk, all[o]);
+                }
+}
+
+static void test_policy_head(Backends *bk) {
+    static const int act_set[] = {1, 3, 6, 17};
+    for (int P = 1; P <= 3; P += 2)
+        for (int ri = 0; ri < N_ROWS; ri++)
+            for (int ai = 0; ai < 4; ai++)
+                for (int det = 0; det < 2; det++) {
+                    int B = rows_set[ri], A = act_set[ai];
+                    float max_action = ai % 2 ? 2.5f : 1.0f;
+                    Mirror pre = mirror_new(bk, (size_t)P * B * A, 0), log_std = mirror_new(bk, (size_t)P * A, 0);
+                    Mirror action = mirror_new(bk, (size_t)B * A, 0), weight = mirror_new(bk, (size_t)P * B, 0);
+                    Mirror dpre = mirror_new(bk, (size_t)P * B * A, 0), dls = mirror_new(bk, (size_t)P * B * A, 0);
+                    Mirror stats = mirror_new(bk, (size_t)P * IQL_STAT_COUNT * B, 0);
+                    mirror_fill(bk, &pre, -3, 3);
+                    mirror_fill(bk, &log_std, -7, 3);  /* both sides of the clamp [−5, 2] */
+                    mirror_fill(bk, &action, -max_action, max_action);
+                    mirror_fill(bk, &weight, 0, 100);
+                    mirror_poison(bk, &dpre);
+                    mirror_poison(bk, &dls);
+                    mirror_poison(bk, &stats);
+                    PolicyHeadArgs h = {.members = P, .rows = B, .act_dim = A, .deterministic = det,
+                                        .max_action = max_action, .log_std_min = -5.0f, .log_std_max = 2.0f};
+                    h.pre = pre.cpu, h.log_std = log_std.cpu, h.action = action.cpu, h.weight = weight.cpu;
+                    h.dpre = dpre.cpu, h.dlog_std_elem = dls.cpu, h.stats = stats.cpu;
+                    bk->cpu->ops->policy_head(bk->cpu, &h);
+                    h.pre = pre.gpu, h.log_std = log_std.gpu, h.action = action.gpu, h.weight = weight.gpu;
+                    h.dpre = dpre.gpu, h.dlog_std_elem = dls.gpu, h.stats = stats.gpu;
+                    bk->gpu->ops->policy_head(bk->gpu, &h);
+                    char what[128];
+                    const char *names[] = {"dpre", "dlog_std_elem", "stats"};
+                    Mirror *outs[] = {&dpre, &dls, &stats};
+                    for (int o = 0; o < 3; o++) {
+                        snprintf(what, sizeof what, "policy_head %s P=%d B=%d A=%d deterministic=%d", names[o], P, B, A,
+                                 det);
+                        mirror_check(bk->gpu, outs[o], TOL_FP32, what);
+                    }
+                    Mirror *all[] = {&pre, &log_std, &action, &weight, &dpre, &dls, &stats};
+                    for (int o = 0; o < 7; o++) mirror_free(bk, all[o]);
+                }
+}
+
+/* ---- optimiser ----------------------------------------------------------------------------------------- */
+
+/* StepScalars in both backends' memory. */
+typedef struct {
+    StepScalars *cpu, *gpu;
+} ScalarPair;
+
+static ScalarPair scalars_new(Backends *bk, int64_t step) {
+    Error err;
+    ScalarPair s = {bk->cpu->ops->alloc(bk->cpu, sizeof(StepScalars), &err),
+                    bk->gpu->ops->alloc(bk->gpu, sizeof(StepScalars), &err)};
+    if (!s.cpu || !s.gpu) {
+        fprintf(stderr, "alloc: %s\n", err.msg);
+        exit(1);
+    }
+    StepScalars h = {.step = step};
+    bk->cpu->ops->upload(bk->cpu, s.cpu, &h, sizeof h, &err);
+    bk->gpu->ops->upload(bk->gpu, s.gpu, &h, sizeof h, &err);
+    return s;
+}
+
+static void scalars_free(Backends *bk, ScalarPair *s) {
+    bk->cpu->ops->release(bk->cpu, s->cpu);
+    bk->gpu->ops->release(bk->gpu, s->gpu);
+}
+
+static void scalars_check(Backends *bk, const ScalarPair *s, const char *what) {
+    Error err;
+    StepScalars g;
+    int rc = bk->gpu->ops->synchronize(bk->gpu, &err) || bk->gpu->ops->download(bk->gpu, &g, s->gpu, sizeof g, &err);
+    CHECK(rc == 0, "%s: %s", what, err.msg);
+    const StepScalars *c = s->cpu;
+    CHECK(g.step == c->step, "%s: step %lld, cpu %lld", what, (long long)g.step, (long long)c->step);
+    float gv[5] = {g.lr[0], g.lr[1], g.lr[2], g.bias_correction1, g.bias_correction2};
+    float cv[5] = {c->lr[0], c->lr[1], c->lr[2], c->bias_correction1, c->bias_correction2};
+    for (int i = 0; i < 5; i++)
+        CHECK(fabsf(gv[i] - cv[i]) <= 1e-6f * fabsf(cv[i]), "%s: scalar %d gpu %.9g cpu %.9g", what, i, gv[i], cv[i]);
+}
+
+static const LrSchedule schedules[LR_GROUP_COUNT] = {
+    {.lr0 = 3e-4f, .lr_min = 1e-6f, .t_max = 100, .steps_per_unit = 10, .cosine = 1},
+    {.lr0 = 1e-3f, .lr_min = 0, .t_max = 1000, .steps_per_unit = 1, .cosine = 1},
+    {.lr0 = 1e-3f, .lr_min = 0, .t_max = 0, .steps_per_unit = 1, .cosine = 0},
+};
+
+static void test_step_scalars(Backends *bk) {
+    static const int64_t steps[] = {0, 1, 999, 12345, 1000000};
+    for (int i = 0; i < 5; i++) {
+        ScalarPair s = scalars_new(bk, steps[i]);
+        bk->cpu->ops->prepare_step(bk->cpu, s.cpu, schedules, 0.9, 0.999);
+        bk->gpu->ops->prepare_step(bk->gpu, s.gpu, schedules, 0.9, 0.999);
+        char what[64];
+        snprintf(what, sizeof what, "prepare_step step=%lld", (long long)steps[i]);
+        scalars_check(bk, &s, what);
+        bk->cpu->ops->finish_step(bk->cpu, s.cpu);
+        bk->gpu->ops->finish_step(bk->gpu, s.gpu);
+        snprintf(what, sizeof what, "finish_step step=%lld", (long long)steps[i]);
+        scalars_check(bk, &s, what);
+        scalars_free(bk, &s);
+    }
+}
+
+static void test_adamw(Backends *bk) {
+    static const int64_t sizes[] = {1, 3, 257, 100003};
+    for (int si = 0; si < 4; si++)
+        for (int offset = 0; offset < 2; offset++)
+            for (int variant = 0; variant < 2; variant++) {
+                int64_t n = sizes[si];
+                Mirror p = mirror_new(bk, (size_t)n, offset), g = mirror_new(bk, (size_t)n, offset);
+                Mirror m = mirror_new(bk, (size_t)n, offset), v = mirror_new(bk, (size_t)n, offset);
+                mirror_fill(bk, &p, -1, 1);
+                mirror_fill(bk, &g, -1, 1);
+                mirror_fill(bk, &m, -0.1f, 0.1f);
+                mirror_fill(bk, &v, 0, 0.01f);
+                ScalarPair s = scalars_new(bk, 41 + variant * 5000);
+                bk->cpu->ops->prepare_step(bk->cpu, s.cpu, schedules, 0.9, 0.999);
+                bk->gpu->ops->prepare_step(bk->gpu, s.gpu, schedules, 0.9, 0.999);
+                /* variant 1: weight decay, and a buffer longer than its last group (the tail stays). */
+                int64_t last = variant ? n - n / 5 : n;
+                AdamWArgs a = {.n = n, .group_end = {n / 3, 2 * n / 3, last}, .beta1 = 0.9f, .beta2 = 0.999f,
+                               .eps = 1e-8f, .weight_decay = variant ? 0.01f : 0.0f};
+                a.param = p.cpu, a.grad = g.cpu, a.m = m.cpu, a.v = v.cpu, a.scalars = s.cpu;
+                bk->cpu->ops->adamw(bk->cpu, &a);
+                a.param = p.gpu, a.grad = g.gpu, a.m = m.gpu, a.v = v.gpu, a.scalars = s.gpu;
+                bk->gpu->ops->adamw(bk->gpu, &a);
+                char what[96];
+                const char *names[] = {"param", "m", "v"};
+                Mirror *outs[] = {&p, &m, &v};
+                for (int o = 0; o < 3; o++) {
+                    snprintf(what, sizeof what, "adamw %s n=%lld offset=%d variant=%d", names[o], (long long)n, offset,
+                             variant);
+                    mirror_check(bk->gpu, outs[o], TOL_FP32, what);
+                }
+                scalars_free(bk, &s);
+                Mirror *all[] = {&p, &g, &m, &v};
+                for (int o = 0; o < 4; o++) mirror_free(bk, all[o]);
+            }
+}
+
+static void test_polyak_copy(Backends *bk) {
+    static const int64_t sizes[] = {1, 3, 257, 100003};
+    for (int si = 0; si < 4; si++)
+        for (int offset = 0; offset < 2; offset++) {
+            int64_t n = sizes[si];
+            for (int r = 0; r < 2; r++) {
+                float rho = r ? 1.0f : 0.005f;
+                Mirror t = mirror_new(bk, (size_t)n, offset), o = mirror_new(bk, (size_t)n, offset);
+                mirror_fill(bk, &t, -1, 1);
+                mirror_fill(bk, &o, -1, 1);
+                bk->cpu->ops->polyak(bk->cpu, t.cpu, o.cpu, rho, n);
+                bk->gpu->ops->polyak(bk->gpu, t.gpu, o.gpu, rho, n);
+                char what[96];
+                snprintf(what, sizeof what, "polyak n=%lld offset=%d rho=%g", (long long)n, offset, rho);
+                mirror_check(bk->gpu, &t, TOL_FP32, what);
+                mirror_free(bk, &t);
+                mirror_free(bk, &o);
+            }
+            Mirror dst = mirror_new(bk, (size_t)n, offset), src = mirror_new(bk, (size_t)n, 1 - offset);
+            mirror_poison(bk, &dst);
+            mirror_fill(bk, &src, -1, 1);
+            bk->cpu->ops->copy(bk->cpu, dst.cpu, src.cpu, n);
+            bk->gpu->ops->copy(bk->gpu, dst.gpu, src.gpu, n);
+            char what[64];
+            snprintf(what, sizeof what, "copy n=%lld offset=%d", (long long)n, offset);
+            mirror_check(bk->gpu, &dst, 0, what);
+            mirror_free(bk, &dst);
+            mirror_free(bk, &src);
+        }
+}
+
+static void test_init_uniform(Backends *bk) {
+    static const int64_t sizes[] = {1, 3, 4, 5, 257, 100003};
+    static const uint64_t seeds[] = {0, 42, 0xFEEDFACECAFEBEEFull};
+    for (int si = 0; si < 6; si++)
+        for (int k = 0; k < 3; k++) {
+            int64_t n = sizes[si];
+            uint64_t sub = k == 2 ? PHILOX_INIT_SUBSEQUENCE_BASE + 37 : (uint64_t)k;
+            float bound = 1.0f / sqrtf((float)(17 + si));
+            Mirror d = mirror_new(bk, (size_t)n, (size_t)(k % 2));
+            mirror_poison(bk, &d);
+            bk->cpu->ops->init_uniform(bk->cpu, d.cpu, n, bound, seeds[k], sub);
+            bk->gpu->ops->init_uniform(bk->gpu, d.gpu, n, bound, seeds[k], sub);
+            char what[96];
+            snprintf(what, sizeof what, "init_uniform n=%lld seed=%llu sub=%llu", (long long)n,
+                     (unsigned long long)seeds[k], (unsigned long long)sub);
+            mirror_check(bk->gpu, &d, 0, what);
+            mirror_free(bk, &d);
+        }
+}
+
+/* ---- sample_batch -------------------------------------------------------------------------------------------- */
+
+typedef struct {
+    Mirror state, next_state, state_action, action, reward, terminal, index;
+} BatchPair;
+
+static BatchPair batch_pair_new(Backends *bk, int B, int S, int A) {
+    BatchPair p = {
+        mirror_new(bk, (size_t)B * S, 0), mirror_new(bk, (size_t)B * S, 0), mirror_new(bk, (size_t)B * (S + A), 0),
+        mirror_new(bk, (size_t)B * A, 0), mirror_new(bk, (size_t)B, 0),     mirror_new(bk, (size_t)B, 0),
+        mirror_new(bk, (size_t)B, 0),
+    };
+    return p;
+}
+
+static Mirror *batch_fields(BatchPair *p, int i) {
+    Mirror *f[] = {&p->state, &p->next_state, &p->state_action, &p->action, &p->reward, &p->terminal, &p->index};
+    return f[i];
+}
+static const char *const batch_field_names[] = {"state", "next_state", "state_action", "action", "reward", "terminal",
+                                                "index"};
+
+static Batch batch_view(BatchPair *p, int B, int gpu) {
+    Batch b = {.rows = B};
+    b.state = gpu ? p->state.gpu : p->state.cpu;
+    b.next_state = gpu ? p->next_state.gpu : p->next_state.cpu;
+    b.state_action = gpu ? p->state_action.gpu : p->state_action.cpu;
+    b.action = gpu ? p->action.gpu : p->action.cpu;
+    b.reward = gpu ? p->reward.gpu : p->reward.cpu;
+    b.terminal = gpu ? p->terminal.gpu : p->terminal.cpu;
+    b.index = (uint32_t *)(gpu ? p->index.gpu : p->index.cpu);
+    return b;
+}
+
+typedef struct {
+    int64_t n, n_states;
+    int S, A;
+    float *states, *actions, *rewards, *terminals;
+    uint32_t *state_row, *next_row;
+    ReplaySource src;
+} Dataset;
+
+/* Episodes of random length: s' is the next row inside an episode; rows are shared as in the
+ * data layer (a state row serves as one transition's s and the previous one's s'). */
+static void dataset_make(Dataset *d, int64_t n, int S, int A) {
+    d->n = n;
+    d->n_states = n + n / 10 + 1;
+    d->S = S;
+    d->A = A;
+    d->states = malloc(sizeof(float) * d->n_states * S);
+    d->actions = malloc(sizeof(float) * n * A);
+    d->rewards = malloc(sizeof(float) * n);
+    d->terminals = malloc(sizeof(float) * n);
+    d->state_row = malloc(sizeof(uint32_t) * n);
+    d->next_row = malloc(sizeof(uint32_t) * n);
+    for (int64_t i = 0; i < d->n_states * S; i++) d->states[i] = test_rand(-5, 5);
+    for (int64_t i = 0; i < n * A; i++) d->actions[i] = test_rand(-1, 1);
+    uint32_t row = 0;
+    for (int64_t i = 0; i < n; i++) {
+        d->rewards[i] = test_rand(-1, 1);
+        int end = test_rand(0, 1) < 0.1f;
+        d->terminals[i] = end && test_rand(0, 1) < 0.5f ? 1.0f : 0.0f;
+        d->state_row[i] = row;
+        d->next_row[i] = row + 1;
+        row += end ? 2 : 1;  /* an episode end skips to a fresh first state */
+        if (row + 1 >= (uint32_t)d->n_states) row = 0;
+    }
+    d->src = (ReplaySource){.n = n, .n_states = d->n_states, .obs_dim = S, .act_dim = A, .states = d->states,
+                            .state_row = d->state_row, .next_row = d->next_row, .actions = d->actions,
+                            .rewards = d->rewards, .terminals = d->terminals};
+}
+
+static void dataset_free(Dataset *d) {
+    free(d->states);
+    free(d->actions);
+    free(d->rewards);
+    free(d->terminals);
+    free(d->state_row);
+    free(d->next_row);
+}
+
+static void test_sample_batch(Backends *bk) {
+    static const int64_t steps[] = {0, 1, 7, (1ll << 33) + 5};
+    static const int64_t sizes[] = {1, 1000};
+    for (int di = 0; di < 2; di++) {
+        Dataset d;
+        dataset_make(&d, sizes[di], 17, 6);
+        Error err;
+        Replay *rc = bk->cpu->ops->replay_create(bk->cpu, &d.src, REPLAY_AUTO, 257, &err);
+        CHECK(rc != NULL, "cpu replay_create: %s", err.msg);
+        ReplayKind modes[] = {REPLAY_DEVICE, REPLAY_HOST, REPLAY_AUTO};
+        for (int mi = 0; mi < 3 && rc; mi++) {
+            Replay *rg = bk->gpu->ops->replay_create(bk->gpu, &d.src, modes[mi], 257, &err);
+            CHECK(rg != NULL, "cuda replay_create mode %d: %s", modes[mi], err.msg);
+            if (!rg) continue;
+            if (modes[mi] == REPLAY_AUTO)
+                CHECK(cuda_debug_replay_mode(rg) == REPLAY_DEVICE, "auto put a 100 KB dataset in host memory");
+            for (int ri = 0; ri < N_ROWS; ri++)
+                for (int si = 0; si < 4; si++)
+                    for (int seq = 0; seq < 2; seq++) {
+                        int B = rows_set[ri];
+                        BatchPair p = batch_pair_new(bk, B, d.S, d.A);
+                        for (int f = 0; f < 7; f++) mirror_poison(bk, batch_fields(&p, f));
+                        ScalarPair s = scalars_new(bk, steps[si]);
+                        SamplingArgs args = {.sequential = seq, .seed = 0x123456789abcull + (uint64_t)si};
+                        Batch bc = batch_view(&p, B, 0), bg = batch_view(&p, B, 1);
+                        bk->cpu->ops->sample_batch(bk->cpu, rc, &args, s.cpu, &bc);
+                        bk->gpu->ops->sample_batch(bk->gpu, rg, &args, s.gpu, &bg);
+                        for (int f = 0; f < 7; f++) {
+                            char what[160];
+                            snprintf(what, sizeof what, "sample_batch %s N=%lld mode=%d B=%d step=%lld sequential=%d",
+                                     batch_field_names[f], (long long)d.n, modes[mi], B, (long long)steps[si], seq);
+                            mirror_check(bk->gpu, batch_fields(&p, f), 0, what);
+                        }
+                        scalars_free(bk, &s);
+                        for (int f = 0; f < 7; f++) mirror_free(bk, batch_fields(&p, f));
+                    }
+            bk->gpu->ops->replay_destroy(bk->gpu, rg);
+        }
+        if (rc) bk->cpu->ops->replay_destroy(bk->cpu, rc);
+        dataset_free(&d);
+    }
+}
+
+/* ---- errors ------------------------------------------------------------------------------------------------ */
+
+/* alloc of more than the GPU has: a value, saying how much was asked and how much is free. */
+static void test_alloc_error(Backends *bk) {
+    Error err = {{0}};
+    void *p = bk->gpu->ops->alloc(bk->gpu, (size_t)1 << 50, &err);
+    CHECK(p == NULL, "alloc of 1 PiB succeeded");
+    CHECK(strstr(err.msg, "free") != NULL, "alloc error does not say what is free: %s", err.msg);
+    if (p) bk->gpu->ops->release(bk->gpu, p);
+    CHECK(bk->gpu->ops->status(bk->gpu, &err) == 0, "a failed alloc poisoned the backend: %s", err.msg);
+}
+
+int main(void) {
+    if (!gpu_available("cuda_ops")) return TEST_SKIP;
+    Backends bk;
+    BackendOptions opt = {.device_index = 0, .precision = PRECISION_FP32, .use_graphs = 0};
+    if (backends_open(&bk, &opt)) return test_finish("cuda_ops", 0);
+    char desc[256];
+    bk.gpu->ops->describe(bk.gpu, desc, sizeof desc);
+    printf("cuda_ops: %s\n", desc);
+
+    test_gemm(&bk, TOL_FP32, "fp32");
+    test_bias_activation(&bk);
+    test_relu_backward(&bk);
+    test_column_sums(&bk);
+    test_row_sums(&bk);
+    test_value_critic_heads(&bk);
+    test_policy_head(&bk);
+    test_step_scalars(&bk);
+    test_adamw(&bk);
+    test_polyak_copy(&bk);
+    test_init_uniform(&bk);
+    test_sample_batch(&bk);
+    test_alloc_error(&bk);
+    Error err;
+    CHECK(bk.gpu->ops->status(bk.gpu, &err) == 0, "status after the fp32 ops: %s", err.msg);
+    backends_close(&bk);
+
+    opt.precision = PRECISION_TF32;
+    if (backends_open(&bk, &opt) == 0) {
+        test_gemm(&bk, TOL_TF32, "tf32");
+        CHECK(bk.gpu->ops->status(bk.gpu, &err) == 0, "status after the tf32 GEMMs: %s", err.msg);
+    }
+    backends_close(&bk);
+    return test_finish("cuda_ops", 0);
+}
