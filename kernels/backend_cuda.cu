@@ -130,7 +130,10 @@ static int cuda_status(Backend *b, Error *err) {
         /* A launch error not yet seen, then a fault inside a kernel that already ran: neither waits. */
         CUDA_RECORD(cb, cudaPeekAtLastError());
         cudaError_t e = cudaStreamQuery(cb->stream);
-        if (e != cudaErrorNotReady) CUDA_RECORD(cb, e);
+        if (e == cudaErrorNotReady)
+            cudaGetLastError();  /* "still running" is no error: don't leave it for the next launch check */
+        else
+            CUDA_RECORD(cb, e);
     }
     if (!cb->failed) return 0;
     return error_set(err, "CUDA backend: %s", cb->error.msg);
@@ -164,7 +167,9 @@ static int alloc_zeroed(CudaBackend *cb, size_t bytes, void **out, Error *err) {
         return error_set(err, "out of GPU memory: asked for %zu bytes (%.1f MiB), %.1f MiB free of %.1f MiB", bytes,
                          (double)bytes / (1 << 20), (double)free_bytes / (1 << 20), (double)total / (1 << 20));
     }
-    CUDA_RETURN_IF_ERROR(err, e);
+    if (e != cudaSuccess)
+        return cuda_error_set(err, "cudaMalloc(&p, request)", __func__, __FILE__, __LINE__, cudaGetErrorName(e),
+                              cudaGetErrorString(e));
     *out = p;
     /* On the step stream, then waited for: zeros are in place for every stream after this. */
     CUDA_RETURN_IF_ERROR(err, cudaMemsetAsync(p, 0, request, cb->stream));

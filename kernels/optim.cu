@@ -15,7 +15,8 @@ typedef struct {
     LrSchedule g[LR_GROUP_COUNT];
 } ScheduleSet;
 
-/* One thread: lr per group and Adam's bias corrections from the device-side step counter. */
+/* One thread: lr per group and Adam's bias corrections from the device-side step counter.
+ * A single thread's few double-precision pow/cos: launch latency is the whole cost. */
 __global__ void prepare_step_kernel(StepScalars *scalars, ScheduleSet sched, double beta1, double beta2) {
     *scalars = iql_step_scalars(sched.g, scalars->step, beta1, beta2);
 }
@@ -55,8 +56,7 @@ __device__ __forceinline__ int lr_group(int64_t i, const AdamWArgs &a) {
 
 __device__ __forceinline__ void adamw_one(const AdamWArgs &a, int64_t i, float *p, float *m, float *v, float grad) {
     const StepScalars *s = a.scalars;
-    iql_adamw_elem(p, m, v, grad, s->lr[lr_group(i, a)], a.beta1, a.beta2, a.eps, a.weight_decay, s->bias_correction1,
-                   s->bias_correction2);
+    iql_adamw_elem(p, m, v, grad, s->lr[lr_group(i, a)], a.hyper, s->bias_correction1, s->bias_correction2);
 }
 
 __global__ void __launch_bounds__(OPTIM_THREADS) adamw_kernel(AdamWArgs a, int64_t limit, int vec4) {
@@ -137,7 +137,8 @@ void cuda_copy(Backend *b, float *dst, const float *src, int64_t n) {
  * cuRAND's Philox4_32_10: curand_init(seed, subsequence, j) then curand() is word j of the
  * stream, which philox.h's philox_value(seed, subsequence, j) reproduces on the host. Each
  * thread starts at j = 4q and draws four consecutive words (one Philox block), the same
- * numbers as one curand_init per element at a quarter of the setup cost. Setup-time only. */
+ * numbers as one curand_init per element at a quarter of the setup cost. Setup-time only;
+ * bound by Philox's integer multiplies (three 10-round blocks per four outputs), not memory. */
 
 __global__ void __launch_bounds__(OPTIM_THREADS)
 init_uniform_kernel(float *dst, int64_t n, float bound, uint64_t seed, uint64_t subsequence) {

@@ -364,7 +364,9 @@ static int setup_device(CudaBackend *cb, Replay *r, const ReplaySource *src, con
                          "(replay: host keeps it in host memory)",
                          (double)l->total / (1 << 20), (double)free_bytes / (1 << 20), (double)total / (1 << 20));
     }
-    CUDA_RETURN_IF_ERROR(err, e);
+    if (e != cudaSuccess)
+        return cuda_error_set(err, "cudaMalloc(&r->block, l->total)", __func__, __FILE__, __LINE__,
+                              cudaGetErrorName(e), cudaGetErrorString(e));
     if (fill_block(cb, src, l, r->block, 1, err)) return -1;
     r->data = data_view(src, l, r->block);
     return 0;

@@ -6,9 +6,11 @@
  * offset them but never dereferences them.
  *
  * Step operations are asynchronous and return nothing: a failure inside them is recorded and
- * reported by status(). Nothing inside a step allocates, copies between host and device, or
- * synchronises; everything that varies per step (step count, learning rates, RNG offsets) is
- * read from StepScalars in backend memory, so the CUDA backend can capture a step as a graph.
+ * reported by status(). Nothing inside a step allocates or synchronises the host, and the step's
+ * own stream makes no host<->device copy (host-memory replay prefetches the next batch on a
+ * separate copy stream, overlapped with the step); everything that varies per step (step count,
+ * learning rates, RNG offsets) is read from StepScalars in backend memory, so the CUDA backend
+ * can capture a step as a graph.
  *
  * Matrices are row-major. Shapes in comments: P members, E ensemble members of one network
  * (P, or 2P for the twin critics), B batch rows, S state dims, A action dims. */

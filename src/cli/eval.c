@@ -112,7 +112,7 @@ int cmd_eval(int argc, char **argv) {
            res.mean_length);
     if (res.has_success) printf(", success rate %.3f", res.success_rate);
     printf(")\n");
-    printf("normalized score: %.2f (random %.4g, expert %.4g)\n", res.normalized_score, res.random_return,
+    printf("normalized score: %.2f (random %.10g, expert %.10g)\n", res.normalized_score, res.random_return,
            res.expert_return);
     return 0;
 }

@@ -32,7 +32,8 @@ static void train_usage(FILE *out) {
             "                     each member gets DIR/tau{t}-beta{b}-seed{s}/\n"
             "  --threads N        CPU backend: BLAS threads (default: all cores)\n"
             "  --no-graphs        CUDA backend: launch kernels one by one instead of replaying a graph\n"
-            "  --quiet            no progress lines\n");
+            "  --quiet            no progress lines\n"
+            "  --help-config      every config key with its type, range, default and meaning\n");
 }
 
 /* The value of option argv[*i] ("--x VALUE"), or NULL with a message. */
@@ -77,6 +78,10 @@ int cmd_train(int argc, char **argv) {
         const char *a = argv[i], *v = NULL;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             train_usage(stdout);
+            rc = 0;
+            goto done;
+        } else if (!strcmp(a, "--help-config")) {
+            config_print_help(stdout);
             rc = 0;
             goto done;
         } else if (!strcmp(a, "--resume")) opt.resume = 1;

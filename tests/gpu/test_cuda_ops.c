@@ -334,8 +334,8 @@ static void test_adamw(Backends *bk) {
                 bk->gpu->ops->prepare_step(bk->gpu, s.gpu, schedules, 0.9, 0.999);
                 /* variant 1: weight decay, and a buffer longer than its last group (the tail stays). */
                 int64_t last = variant ? n - n / 5 : n;
-                AdamWArgs a = {.n = n, .group_end = {n / 3, 2 * n / 3, last}, .beta1 = 0.9f, .beta2 = 0.999f,
-                               .eps = 1e-8f, .weight_decay = variant ? 0.01f : 0.0f};
+                AdamWArgs a = {.n = n, .group_end = {n / 3, 2 * n / 3, last},
+                               .hyper = iql_adam_hyper(0.9, 0.999, 1e-8, variant ? 0.01 : 0.0)};
                 a.param = p.cpu, a.grad = g.cpu, a.m = m.cpu, a.v = v.cpu, a.scalars = s.cpu;
                 bk->cpu->ops->adamw(bk->cpu, &a);
                 a.param = p.gpu, a.grad = g.gpu, a.m = m.gpu, a.v = v.gpu, a.scalars = s.gpu;
