@@ -1,13 +1,13 @@
 /* bench_step.c — training throughput of the IQL step, against its floor.
  *
  *   bench_step [--device cpu|cuda] [--batch B] [--members P] [--hidden 256,256] [--steps K]
- *              [--threads T] [--rho 1|0.005] [--no-graphs]
+ *              [--threads T] [--rho 1|0.005] [--precision fp32|tf32] [--no-graphs]
  *
  * Builds a random in-memory dataset (S = 17, A = 6, like hopper/walker), creates the population
  * and times K steps after a warm-up. Prints steps/s, samples/s, member-steps/s, the FLOPs of one
  * step (counted from the layout), the GEMM rate measured on this device, and the floor
- * FLOPs / GEMM rate with the ratio measured/floor. */
-#include <cblas.h>
+ * max(FLOPs / GEMM rate, bytes / bandwidth) with the ratio measured/floor. Both ceilings are
+ * measured on the same backend in the same run (bench/RESULTS.md). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,20 +43,47 @@ static double step_flops(const ModelLayout *L, int B, int use_target) {
     return total;
 }
 
-/* The CPU's sgemm rate on a square product large enough to reach the BLAS's peak. */
-static double cpu_sgemm_rate(void) {
-    int n = 1024;
-    float *a = malloc(sizeof(float) * n * n), *b = malloc(sizeof(float) * n * n), *c = malloc(sizeof(float) * n * n);
-    for (int i = 0; i < n * n; i++) a[i] = b[i] = (float)(((int64_t)i * 7919) % 1000) / 1000.0f;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1, a, n, b, n, 0, c, n);
-    int reps = 5;
+/* The fewest bytes one step must move through memory: AdamW reads and writes params, m and
+ * v and reads the gradients (7 floats per parameter), the targets move when ρ < 1 (3 floats),
+ * and every activation is written once by its forward pass and read back by the next layer,
+ * the ReLU mask and the weight-gradient GEMM (≈ 4 touches). Batch inputs are small beside it. */
+static double step_bytes(const ModelLayout *L, int B, int use_target) {
+    double acts = 0;
+    for (int n = 0; n < NET_COUNT; n++) {
+        const NetLayout *net = &L->net[n];
+        int forwards = n == NET_VALUE ? 2 : (n == NET_Q && use_target ? 2 : 1);
+        for (int l = 0; l < net->n_layers; l++) acts += (double)forwards * net->members * B * net->out[l];
+    }
+    return 4.0 * (7.0 * L->n_params + (use_target ? 3.0 * model_target_size(L) : 0) + 4.0 * acts);
+}
+
+/* The device's ceilings, measured through the backend itself: the GEMM rate on an n×n×n
+ * product, and the bandwidth of a large copy (bytes read plus bytes written). */
+static void measure_ceilings(Backend *b, int cpu, double *gemm_rate, double *bandwidth) {
+    Error err;
+    int n = cpu ? 1024 : 8192;
+    float *x = b->ops->alloc(b, sizeof(float) * n * n, &err), *y = b->ops->alloc(b, sizeof(float) * n * n, &err);
+    float *z = b->ops->alloc(b, sizeof(float) * n * n, &err);
+    *gemm_rate = *bandwidth = NAN;
+    if (!x || !y || !z) return;
+    b->ops->init_uniform(b, x, (int64_t)n * n, 1.0f, 1, 1);  /* random data: zeros can run faster */
+    b->ops->init_uniform(b, y, (int64_t)n * n, 1.0f, 1, 2);
+    GemmArgs g = {.m = n, .n = n, .k = n, .alpha = 1, .beta = 0, .a = x, .lda = n, .b = y, .ldb = n, .c = z, .ldc = n,
+                  .batch = 1};
+    b->ops->gemm(b, &g);
+    b->ops->synchronize(b, &err);
+    int reps = cpu ? 5 : 20;
     double t = now_seconds();
-    for (int r = 0; r < reps; r++) cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1, a, n, b, n, 0, c, n);
-    double rate = reps * 2.0 * n * n * n / (now_seconds() - t);
-    free(a);
-    free(b);
-    free(c);
-    return rate;
+    for (int r = 0; r < reps; r++) b->ops->gemm(b, &g);
+    b->ops->synchronize(b, &err);
+    *gemm_rate = reps * 2.0 * n * n * n / (now_seconds() - t);
+    b->ops->copy(b, z, x, (int64_t)n * n);
+    b->ops->synchronize(b, &err);
+    t = now_seconds();
+    for (int r = 0; r < reps; r++) b->ops->copy(b, r & 1 ? x : z, r & 1 ? z : x, (int64_t)n * n);
+    b->ops->synchronize(b, &err);
+    *bandwidth = reps * 2.0 * sizeof(float) * n * n / (now_seconds() - t);
+    b->ops->release(b, x), b->ops->release(b, y), b->ops->release(b, z);
 }
 
 int main(int argc, char **argv) {
@@ -76,6 +103,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--steps")) steps = atoi(v);
         else if (!strcmp(a, "--threads")) threads = atoi(v);
         else if (!strcmp(a, "--rho")) cfg.target_update_rate = atof(v);
+        else if (!strcmp(a, "--precision")) cfg.precision = !strcmp(v, "tf32") ? PRECISION_TF32 : PRECISION_FP32;
         else if (!strcmp(a, "--hidden")) {
             if (config_set(&cfg, "hidden", v, &err)) { fprintf(stderr, "bench_step: %s\n", err.msg); return 2; }
         } else { fprintf(stderr, "bench_step: unknown option %s\n", a); return 2; }
@@ -125,21 +153,26 @@ int main(int argc, char **argv) {
 
     char desc[256];
     b->ops->describe(b, desc, sizeof desc);
-    double gemm_rate = device == DEVICE_CPU ? cpu_sgemm_rate() : NAN;
+    double bytes = step_bytes(iql_layout(s), cfg.batch_size, cfg.target_update_rate < 1.0);
+    double gemm_rate, bandwidth;
+    measure_ceilings(b, device == DEVICE_CPU, &gemm_rate, &bandwidth);
     printf("device        %s\n", desc);
     printf("shape         B=%d P=%d hidden=", cfg.batch_size, members);
     for (int i = 0; i < cfg.n_hidden; i++) printf("%s%d", i ? "," : "", cfg.hidden[i]);
-    printf(" S=%d A=%d rho=%g\n", S, A, cfg.target_update_rate);
+    printf(" S=%d A=%d rho=%g precision=%s graphs=%d\n", S, A, cfg.target_update_rate,
+           cfg.precision == PRECISION_TF32 ? "tf32" : "fp32", graphs);
     printf("steps/s       %.1f   (%d steps in %.3f s)\n", sps, steps, elapsed);
     printf("samples/s     %.4g\n", sps * cfg.batch_size);
     printf("member-steps/s %.1f\n", sps * members);
     printf("GFLOP/step    %.4f\n", flops * 1e-9);
     printf("achieved      %.1f GFLOP/s\n", flops * sps * 1e-9);
-    if (device == DEVICE_CPU) {
-        double floor_s = flops / gemm_rate;
-        printf("sgemm rate    %.1f GFLOP/s (1024^3)\n", gemm_rate * 1e-9);
-        printf("floor         %.1f steps/s (GEMM-bound)   measured/floor = %.2f\n", 1.0 / floor_s, sps * floor_s);
-    }
+    double flop_time = flops / gemm_rate, byte_time = bytes / bandwidth;
+    double floor_s = flop_time > byte_time ? flop_time : byte_time;
+    printf("MB/step       %.3f\n", bytes * 1e-6);
+    printf("gemm rate     %.1f GFLOP/s (%s, measured here)\n", gemm_rate * 1e-9, device == DEVICE_CPU ? "1024^3" : "8192^3");
+    printf("bandwidth     %.1f GB/s (copy, read+write, measured here)\n", bandwidth * 1e-9);
+    printf("floor         %.1f steps/s (%s-bound: %.1f us GEMM, %.1f us bytes)   measured/floor = %.2f\n",
+           1.0 / floor_s, flop_time > byte_time ? "GEMM" : "memory", flop_time * 1e6, byte_time * 1e6, sps * floor_s);
     iql_destroy(s);
     b->ops->destroy(b);
     return 0;

@@ -16,6 +16,7 @@
 extern "C" {
 #include "core/error.h"     /* defines: Error, error_set */
 #include "cuiql/backend.h"  /* defines: BackendOps and the argument structs of every op */
+#include "cuiql/iql_heads.h" /* defines: iql_value_critic_row, iql_policy_row */
 #include "cuiql/philox.h"   /* defines: philox_value, philox_uniform01, philox_index */
 }
 

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/args.h"
 #include "cli/commands.h"
 #include "core/checkpoint.h"  /* defines: checkpoint_layout_from_file, checkpoint_read */
 #include "core/error.h"
@@ -28,16 +29,6 @@ static void eval_usage(FILE *out) {
             "  --seed S           seed of the episodes' start states (default 0)\n"
             "\n"
             "For gymnasium / MuJoCo environments use tools/gym_eval.py.\n");
-}
-
-static int parse_u64(const char *s, uint64_t *out) {
-    if (!s || !*s || *s == '-' || *s == '+') return -1;
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || *end) return -1;
-    *out = v;
-    return 0;
 }
 
 int cmd_eval(int argc, char **argv) {

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/args.h"
 #include "cli/commands.h"
 #include "core/error.h"
 #include "env/env.h"
@@ -31,17 +32,6 @@ static void gen_usage(FILE *out) {
             "\n"
             "Details: docs/environments.md\n",
             GEN_NOISE_STD, GEN_MIXED_PERIOD);
-}
-
-/* Strict decimal parse of a non-negative integer that fits in uint64. */
-static int parse_u64(const char *s, uint64_t *out) {
-    if (!s || !*s || *s == '-' || *s == '+') return -1;
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || *end) return -1;
-    *out = v;
-    return 0;
 }
 
 int cmd_gen(int argc, char **argv) {

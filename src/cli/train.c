@@ -6,6 +6,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli/args.h"
 #include "cli/commands.h"
 #include "core/config.h"
 #include "core/trainer.h"
@@ -100,9 +101,8 @@ int cmd_train(int argc, char **argv) {
             else if (!strcmp(a, "--init-from")) snprintf(opt.init_from, sizeof opt.init_from, "%s", v);
             else if (!strcmp(a, "--sweep")) sweeps[n_sweeps++] = (char *)v;
             else {
-                char *end;
-                long t = strtol(v, &end, 10);
-                if (*end || t < 0 || t > 1024) {
+                uint64_t t;
+                if (parse_u64(v, &t) || t > 1024) {
                     fprintf(stderr, "cuiql train: --threads: expected 0..1024, got '%s'\n", v);
                     goto done;
                 }

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cuiql/backend.h"
+#include "cuiql/iql_heads.h"
 #include "cuiql/philox.h"
 
 typedef struct {
@@ -160,65 +161,16 @@ static void cpu_row_sums(Backend *b, float *out, const float *in, int64_t rows, 
 
 static void cpu_value_critic_heads(Backend *b, const HeadsArgs *h) {
     (void)b;
-    int B = h->rows;
-    float inv_batch = 1.0f / (float)B;
-    for (int p = 0; p < h->members; p++) {
-        float tau = h->tau[p], beta = h->beta[p];
-        const float *q1 = h->q + (size_t)(2 * p) * B, *q2 = q1 + B;
-        const float *qh1 = h->q_hat + (size_t)(2 * p) * B, *qh2 = qh1 + B;
-        float *stats = h->stats + (size_t)p * IQL_STAT_COUNT * B;
-        for (int i = 0; i < B; i++) {
-            float v = h->v[(size_t)p * B + i];
-            float y = iql_td_target(h->reward[i], h->terminal[i], h->discount, h->v_next[(size_t)p * B + i]);
-            float q_min = qh1[i] < qh2[i] ? qh1[i] : qh2[i];
-            float u = h->value_target_q ? q_min - v : y - v;
-            float adv = q_min - v;
-            h->dv[(size_t)p * B + i] = iql_expectile_grad_v(tau, u, inv_batch);
-            h->dq[(size_t)(2 * p) * B + i] = iql_critic_grad(q1[i], y, h->q_scale, inv_batch);
-            h->dq[(size_t)(2 * p + 1) * B + i] = iql_critic_grad(q2[i], y, h->q_scale, inv_batch);
-            float w = iql_advantage_weight(beta, adv, h->adv_clip);
-            h->weight[(size_t)p * B + i] = w;
-            float e1 = q1[i] - y, e2 = q2[i] - y;
-            stats[IQL_STAT_VALUE_LOSS * B + i] = iql_expectile_loss(tau, u);
-            stats[IQL_STAT_Q_LOSS * B + i] = h->q_scale * (e1 * e1 + e2 * e2);
-            stats[IQL_STAT_VALUE * B + i] = v;
-            stats[IQL_STAT_Q * B + i] = 0.5f * (q1[i] + q2[i]);
-            stats[IQL_STAT_ADVANTAGE * B + i] = adv;
-            stats[IQL_STAT_WEIGHT * B + i] = w;
-            stats[IQL_STAT_WEIGHT_CLIPPED * B + i] = iql_weight_is_clipped(beta, adv, h->adv_clip);
-        }
-    }
+    float inv_batch = 1.0f / (float)h->rows;
+    for (int p = 0; p < h->members; p++)
+        for (int i = 0; i < h->rows; i++) iql_value_critic_row(h, p, i, inv_batch);
 }
 
 static void cpu_policy_head(Backend *b, const PolicyHeadArgs *h) {
     (void)b;
-    int B = h->rows, A = h->act_dim;
-    float inv_batch = 1.0f / (float)B;
-    for (int p = 0; p < h->members; p++) {
-        for (int i = 0; i < B; i++) {
-            size_t row = ((size_t)p * B + i) * A;
-            float w = h->weight[(size_t)p * B + i];
-            float coef = w * inv_batch;
-            float total = 0.0f;
-            for (int j = 0; j < A; j++) {
-                float dz, dls;
-                if (h->deterministic) {
-                    total += iql_deterministic_policy_elem(h->pre[row + j], h->action[(size_t)i * A + j], coef,
-                                                           h->max_action, &dz);
-                    dls = 0.0f;
-                } else {
-                    total += iql_gaussian_policy_elem(h->pre[row + j], h->log_std[(size_t)p * A + j],
-                                                      h->action[(size_t)i * A + j], coef, h->max_action,
-                                                      h->log_std_min, h->log_std_max, &dz, &dls);
-                }
-                h->dpre[row + j] = dz;
-                if (h->dlog_std_elem) h->dlog_std_elem[row + j] = dls;
-            }
-            /* Gaussian: the loss is −w·log π; deterministic: w·‖π − a‖². */
-            h->stats[((size_t)p * IQL_STAT_COUNT + IQL_STAT_POLICY_LOSS) * B + i] =
-                h->deterministic ? w * total : -w * total;
-        }
-    }
+    float inv_batch = 1.0f / (float)h->rows;
+    for (int p = 0; p < h->members; p++)
+        for (int i = 0; i < h->rows; i++) iql_policy_row(h, p, i, inv_batch);
 }
 
 /* ---- optimiser ------------------------------------------------------------------------------- */

@@ -1,0 +1,76 @@
+"""Checkpoints move between devices: a run trained on the GPU resumes on the CPU and one trained
+on the CPU resumes on the GPU, and both end close to a run that stayed on the CPU (fp32 rounding
+differs between the devices, so not bit for bit). Exits 77 (skipped) without a usable GPU."""
+import os
+import subprocess
+import sys
+
+import h5py
+import numpy as np
+
+BIN = os.environ["CUIQL_BIN"]
+failures, passed = [], 0
+
+
+def check(cond, what):
+    global passed
+    if cond:
+        passed += 1
+    else:
+        failures.append(what)
+        print("FAIL:", what, file=sys.stderr)
+
+
+def train(out, device, steps, resume=False):
+    cmd = [BIN, "train", "--out", out, "--steps", str(steps), "--device", device, "--quiet"]
+    if resume:
+        cmd.append("--resume")
+    else:
+        cmd += ["--dataset", "data.h5", "--set", "hidden=[64,64]", "--set", "batch_size=128", "--set", "log_every=10",
+                "--set", "value_target=q", "--set", "target_update_rate=0.005"]
+    return subprocess.run(cmd, capture_output=True, text=True)
+
+
+def weights(path):
+    out = {}
+    with h5py.File(path) as f:
+        f.visititems(lambda n, o: out.__setitem__(n, o[()]) if isinstance(o, h5py.Dataset) else None)
+    return out
+
+
+def rel(a, b):
+    return max(np.linalg.norm(a[k] - b[k]) / max(np.linalg.norm(b[k]), 1e-30) for k in b)
+
+
+def main():
+    rng = np.random.default_rng(0)
+    n = 3000
+    obs = rng.normal(size=(n + 1, 7)).astype(np.float32)
+    with h5py.File("data.h5", "w") as f:
+        f["observations"], f["next_observations"] = obs[:-1], obs[1:]
+        f["actions"] = rng.uniform(-1, 1, (n, 2)).astype(np.float32)
+        f["rewards"] = rng.normal(size=n).astype(np.float32)
+        f["terminals"] = rng.random(n) < 0.01
+    probe = train("probe", "cuda", 1)
+    if probe.returncode != 0 and ("no CUDA" in probe.stderr or "no CUDA backend" in probe.stderr
+                                  or "driver" in probe.stderr):
+        print("cross_device: skipped:", probe.stderr.strip())
+        return 77
+    check(probe.returncode == 0, f"a one-step GPU run works ({probe.stderr.strip()})")
+    check(train("cpu_only", "cpu", 40).returncode == 0, "CPU run")
+    check(train("gpu_then_cpu", "cuda", 20).returncode == 0 and train("gpu_then_cpu", "cpu", 40, True).returncode == 0,
+          "GPU run resumed on the CPU")
+    check(train("cpu_then_gpu", "cpu", 20).returncode == 0 and train("cpu_then_gpu", "cuda", 40, True).returncode == 0,
+          "CPU run resumed on the GPU")
+    ref = weights("cpu_only/checkpoint.h5")
+    for run in ["gpu_then_cpu", "cpu_then_gpu"]:
+        path = f"{run}/checkpoint.h5"
+        if os.path.exists(path):
+            e = rel(weights(path), ref)
+            check(e < 1e-3, f"{run} ends within 1e-3 of the CPU-only run (rel {e:.3g})")
+    print(f"cross_device: {passed} passed, {len(failures)} failed")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
