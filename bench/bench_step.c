@@ -1,7 +1,7 @@
 /* bench_step.c — training throughput of the IQL step, against its floor.
  *
  *   bench_step [--device cpu|cuda] [--batch B] [--members P] [--hidden 256,256] [--steps K]
- *              [--threads T] [--rho 1|0.005] [--precision fp32|tf32] [--no-graphs]
+ *              [--threads T] [--rho 1|0.005] [--precision fp32|tf32] [--no-graphs] [--count-only]
  *
  * Builds a random in-memory dataset (S = 17, A = 6, like hopper/walker), creates the population
  * and times K steps after a warm-up. Prints steps/s, samples/s, member-steps/s, the FLOPs of one
@@ -89,12 +89,13 @@ static void measure_ceilings(Backend *b, int cpu, double *gemm_rate, double *ban
 int main(int argc, char **argv) {
     Config cfg;
     config_defaults(&cfg);
-    int members = 1, steps = 0, threads = 0, graphs = 1;
+    int members = 1, steps = 0, threads = 0, graphs = 1, count_only = 0;
     DeviceKind device = DEVICE_CPU;
     Error err = {{0}};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--no-graphs")) { graphs = 0; continue; }
+        if (!strcmp(a, "--count-only")) { count_only = 1; continue; }
         if (!v) { fprintf(stderr, "bench_step: %s needs a value\n", a); return 2; }
         i++;
         if (!strcmp(a, "--device")) device = !strcmp(v, "cuda") ? DEVICE_CUDA : DEVICE_CPU;
@@ -110,8 +111,17 @@ int main(int argc, char **argv) {
     }
     if (members < 1 || cfg.batch_size < 1) { fprintf(stderr, "bench_step: bad --members/--batch\n"); return 2; }
 
-    /* A random dataset: the step's cost does not depend on the values, only on the sizes. */
     int S = 17, A = 6;
+    if (count_only) {  /* the step's arithmetic and traffic, without running it */
+        ModelLayout L;
+        if (model_layout_init(&L, members, S, A, cfg.hidden, cfg.n_hidden, &err)) { fprintf(stderr, "bench_step: %s\n", err.msg); return 2; }
+        int use_target = cfg.target_update_rate < 1.0;
+        printf("B=%d P=%d rho=%g: %.4f GFLOP/step, %.3f MB/step, %zu parameters\n", cfg.batch_size, members,
+               cfg.target_update_rate, step_flops(&L, cfg.batch_size, use_target) * 1e-9,
+               step_bytes(&L, cfg.batch_size, use_target) * 1e-6, L.n_params);
+        return 0;
+    }
+    /* A random dataset: the step's cost does not depend on the values, only on the sizes. */
     int64_t N = 200000;
     float *states = malloc(sizeof(float) * (N + 1) * S), *actions = malloc(sizeof(float) * N * A);
     float *rewards = malloc(sizeof(float) * N), *terminals = calloc(N, sizeof(float));

@@ -328,13 +328,6 @@ void iql_destroy(IqlState *s) {
 
 const ModelLayout *iql_layout(const IqlState *s) { return &s->layout; }
 
-int64_t iql_step_count(const IqlState *s) {
-    StepScalars host;
-    Error ignored;
-    if (s->ops->download(s->b, &host, s->scalars, sizeof host, &ignored)) return -1;
-    return host.step;
-}
-
 int iql_set_step_count(IqlState *s, int64_t step, Error *err) {
     StepScalars host = {.step = step};
     return s->ops->upload(s->b, s->scalars, &host, sizeof host, err);

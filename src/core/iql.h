@@ -37,7 +37,6 @@ IqlState *iql_create(Backend *b, const Config *cfg, const MemberSpec *members, i
 void iql_destroy(IqlState *s);
 
 const ModelLayout *iql_layout(const IqlState *s);
-int64_t iql_step_count(const IqlState *s);
 
 /* One gradient step (asynchronous on the backend). */
 void iql_step(IqlState *s);

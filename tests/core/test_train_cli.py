@@ -158,6 +158,12 @@ def main():
     if r.returncode == 0:
         with h5py.File("sweep/tau0.9-beta2-seed1/checkpoint.h5") as f:
             check(abs(f.attrs["tau"] - 0.9) < 1e-12 and f.attrs["seed"] == 1, "member checkpoint records tau and seed")
+        # --resume rebuilds the same population from sweep.txt and continues every member.
+        r = subprocess.run([BIN, "train", "--out", "sweep", "--resume", "--steps", "20", "--quiet", "--threads", "1"],
+                           capture_output=True, text=True)
+        check(r.returncode == 0, f"a sweep resumes ({r.stderr.strip()})")
+        steps = [tensors(f"sweep/{m}/checkpoint.h5")["@step"] for m in ["tau0.6-beta2-seed0", "tau0.9-beta2-seed1"]]
+        check(steps == [20, 20], f"every member continued to step 20 ({steps})")
 
     # Bad input: one line that says what and where, non-zero exit, nothing crashes.
     cases = [
