@@ -185,6 +185,9 @@ static void fill_meta(const Run *run, const Member *m, int64_t step, CheckpointM
 
 /* Writes every member's latest checkpoint (and the periodic one when `periodic`). */
 static int save_checkpoints(Run *run, int64_t step, int periodic, Error *err) {
+    /* After a failed op the weights are suspect: keep the last good checkpoint instead. */
+    if (run->backend->ops->status(run->backend, err))
+        return error_prefix(err, "step %lld: not saving a checkpoint (the last one written is intact)", (long long)step);
     for (int p = 0; p < run->P; p++) {
         Member *m = &run->members[p];
         if (iql_get_member(run->iql, p, run->params, run->target, run->adam_m, run->adam_v, err))
@@ -377,7 +380,10 @@ static int train_loop(Run *run, int64_t start, int *interrupted, Error *err) {
 
         double steps_per_s = NAN;
         if (log_now) {
-            if ((rc = iql_read_scalars(run->iql, run->scalars, err))) break;
+            if ((rc = iql_read_scalars(run->iql, run->scalars, err))) {
+                error_prefix(err, "step %lld (checkpoints written before are intact)", (long long)step);
+                break;
+            }
             double t = now_seconds();
             steps_per_s = (double)(step - step_last) / (t - t_last);
             if ((rc = check_finite(run, step, err))) break;
