@@ -394,22 +394,32 @@ static int set_one(IqlState *s, float *buf, int member, const float *single, int
 }
 
 int iql_get_member(IqlState *s, int member, float *params, float *target, float *adam_m, float *adam_v, Error *err) {
-    if (params && get_one(s, s->params, member, params, 0, err)) return -1;
-    if (adam_m && get_one(s, s->adam_m, member, adam_m, 0, err)) return -1;
-    if (adam_v && get_one(s, s->adam_v, member, adam_v, 0, err)) return -1;
-    if (target) {
-        if (s->use_target) return get_one(s, s->target, member, target, 1, err);
-        /* ρ = 1: after every step Q̄ = Q, so the targets are the critics themselves. */
-        ModelLayout one;
-        if (model_layout_init(&one, 1, s->S, s->A, s->cfg.hidden, s->cfg.n_hidden, err)) return -1;
-        float *single = malloc(one.n_params * sizeof(float));
-        if (!single) return error_set(err, "out of host memory");
-        int rc = get_one(s, s->params, member, single, 0, err);
-        if (!rc) memcpy(target, single + one.net[NET_Q].begin, model_target_size(&one) * sizeof(float));
-        free(single);
-        return rc;
+    size_t np = s->layout.n_params;
+    float *host = malloc(np * sizeof(float));  /* the target span is smaller than np */
+    if (!host) return error_set(err, "out of host memory (%zu bytes)", np * sizeof(float));
+    float *outs[] = {params, target, adam_m, adam_v};
+    int rc = 0;
+    for (int k = 0; k < 4 && !rc; k++) {
+        if (!outs[k]) continue;
+        rc = iql_get_population(s, k == 0 ? host : NULL, k == 1 ? host : NULL, k == 2 ? host : NULL,
+                                k == 3 ? host : NULL, err);
+        if (!rc) model_member_gather(&s->layout, member, host, outs[k], k == 1);
     }
-    return 0;
+    free(host);
+    return rc;
+}
+
+int iql_get_population(IqlState *s, float *params, float *target, float *adam_m, float *adam_v, Error *err) {
+    size_t np = s->layout.n_params, nt = model_target_size(&s->layout);
+    const BackendOps *o = s->ops;
+    if ((params && o->download(s->b, params, s->params, np * sizeof(float), err)) ||
+        (adam_m && o->download(s->b, adam_m, s->adam_m, np * sizeof(float), err)) ||
+        (adam_v && o->download(s->b, adam_v, s->adam_v, np * sizeof(float), err)))
+        return -1;
+    if (!target) return 0;
+    /* ρ = 1: after every step Q̄ = Q, so the targets are the critics' own span. */
+    const float *src = s->use_target ? s->target : s->params + s->layout.net[NET_Q].begin;
+    return o->download(s->b, target, src, nt * sizeof(float), err);
 }
 
 int iql_get_gradients(IqlState *s, int member, float *grads, Error *err) {

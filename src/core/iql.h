@@ -50,6 +50,11 @@ int iql_get_member(IqlState *s, int member, float *params, float *target, float 
 int iql_set_member(IqlState *s, int member, const float *params, const float *target, const float *adam_m,
                    const float *adam_v, Error *err);
 
+/* The whole population's state in population-layout host buffers (params, adam_m, adam_v:
+ * n_params; target: the q span), one download per buffer; any pointer may be NULL. With ρ = 1
+ * the targets are the critics. Take members out with model_member_gather(). */
+int iql_get_population(IqlState *s, float *params, float *target, float *adam_m, float *adam_v, Error *err);
+
 /* The gradients of the last step (at its pre-step parameters), member view. For tests. */
 int iql_get_gradients(IqlState *s, int member, float *grads, Error *err);
 

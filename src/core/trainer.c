@@ -48,6 +48,7 @@ typedef struct {
     Member *members;
     ModelLayout single;             /* one member's layout (checkpoints) */
     float *params, *target, *adam_m, *adam_v;  /* one member's host copies */
+    float *pop_params, *pop_target, *pop_m, *pop_v; /* the population's, one download each */
     double *scalars;                /* [P][LOG_TRAIN_SCALAR_COUNT] */
 } Run;
 
@@ -188,10 +189,15 @@ static int save_checkpoints(Run *run, int64_t step, int periodic, Error *err) {
     /* After a failed op the weights are suspect: keep the last good checkpoint instead. */
     if (run->backend->ops->status(run->backend, err))
         return error_prefix(err, "step %lld: not saving a checkpoint (the last one written is intact)", (long long)step);
+    if (iql_get_population(run->iql, run->pop_params, run->pop_target, run->pop_m, run->pop_v, err))
+        return error_prefix(err, "saving checkpoint at step %lld", (long long)step);
+    const ModelLayout *pop = iql_layout(run->iql);
     for (int p = 0; p < run->P; p++) {
         Member *m = &run->members[p];
-        if (iql_get_member(run->iql, p, run->params, run->target, run->adam_m, run->adam_v, err))
-            return error_prefix(err, "saving checkpoint at step %lld", (long long)step);
+        model_member_gather(pop, p, run->pop_params, run->params, 0);
+        model_member_gather(pop, p, run->pop_target, run->target, 1);
+        model_member_gather(pop, p, run->pop_m, run->adam_m, 0);
+        model_member_gather(pop, p, run->pop_v, run->adam_v, 0);
         char *yaml = config_to_yaml_string(&m->cfg);
         if (!yaml) return error_set(err, "out of host memory");
         CheckpointMeta meta;
@@ -252,8 +258,9 @@ static int init_members_from(Run *run, const char *path, Error *err) {
 
 static int evaluate_members(Run *run, double *returns, double *scores, Error *err) {
     const Config *c = run->cfg;
+    if (iql_get_population(run->iql, run->pop_params, NULL, NULL, NULL, err)) return -1;
     for (int p = 0; p < run->P; p++) {
-        if (iql_get_member(run->iql, p, run->params, NULL, NULL, NULL, err)) return -1;
+        model_member_gather(iql_layout(run->iql), p, run->pop_params, run->params, 0);
         EvalResult res;
         if (env_evaluate(c->env, &run->single, run->params, 0, run->data.state_mean, run->data.state_std,
                          (float)c->max_action, c->eval_episodes, c->seed + 1000003, &res, err))
@@ -423,6 +430,10 @@ static void run_cleanup(Run *run) {
     free(run->target);
     free(run->adam_m);
     free(run->adam_v);
+    free(run->pop_params);
+    free(run->pop_target);
+    free(run->pop_m);
+    free(run->pop_v);
     free(run->scalars);
 }
 
@@ -466,6 +477,15 @@ int train_run(const TrainOptions *opt, int *interrupted, Error *err) {
     run.iql = iql_create(run.backend, c, specs, run.P, &src, err);
     free(specs);
     if (!run.iql) goto done;
+    size_t pop_np = iql_layout(run.iql)->n_params, pop_nt = model_target_size(iql_layout(run.iql));
+    run.pop_params = malloc(pop_np * sizeof(float));
+    run.pop_target = malloc(pop_nt * sizeof(float));
+    run.pop_m = malloc(pop_np * sizeof(float));
+    run.pop_v = malloc(pop_np * sizeof(float));
+    if (!run.pop_params || !run.pop_target || !run.pop_m || !run.pop_v) {
+        error_set(err, "out of host memory for the population's checkpoint buffers");
+        goto done;
+    }
 
     int64_t start = 0;
     if (opt->resume && resume_members(&run, &start, err)) goto done;
