@@ -2,6 +2,7 @@
  *
  *   bench_step [--device cpu|cuda] [--batch B] [--members P] [--hidden 256,256] [--steps K]
  *              [--threads T] [--rho 1|0.005] [--precision fp32|tf32] [--no-graphs] [--count-only]
+ *              [--phases]
  *
  * Builds a random in-memory dataset (S = 17, A = 6, like hopper/walker), creates the population
  * and times K steps after a warm-up. Prints steps/s, samples/s, member-steps/s, the FLOPs of one
@@ -89,13 +90,14 @@ static void measure_ceilings(Backend *b, int cpu, double *gemm_rate, double *ban
 int main(int argc, char **argv) {
     Config cfg;
     config_defaults(&cfg);
-    int members = 1, steps = 0, threads = 0, graphs = 1, count_only = 0;
+    int members = 1, steps = 0, threads = 0, graphs = 1, count_only = 0, profile = 0;
     DeviceKind device = DEVICE_CPU;
     Error err = {{0}};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--no-graphs")) { graphs = 0; continue; }
         if (!strcmp(a, "--count-only")) { count_only = 1; continue; }
+        if (!strcmp(a, "--phases")) { profile = 1; continue; }
         if (!v) { fprintf(stderr, "bench_step: %s needs a value\n", a); return 2; }
         i++;
         if (!strcmp(a, "--device")) device = !strcmp(v, "cuda") ? DEVICE_CUDA : DEVICE_CPU;
@@ -183,6 +185,16 @@ int main(int argc, char **argv) {
     printf("bandwidth     %.1f GB/s (copy, read+write, measured here)\n", bandwidth * 1e-9);
     printf("floor         %.1f steps/s (%s-bound: %.1f us GEMM, %.1f us bytes)   measured/floor = %.2f\n",
            1.0 / floor_s, flop_time > byte_time ? "GEMM" : "memory", flop_time * 1e6, byte_time * 1e6, sps * floor_s);
+    if (profile) {  /* eager, synchronised after each phase: shares, not the rate */
+        double sec[IQL_PHASE_COUNT] = {0}, total = 0;
+        int n = steps < 200 ? steps : 200;
+        for (int i = 0; i < n; i++)
+            if (iql_profile_step(s, now_seconds, sec, &err)) { fprintf(stderr, "bench_step: %s\n", err.msg); return 1; }
+        for (int ph = 0; ph < IQL_PHASE_COUNT; ph++) total += sec[ph];
+        printf("phases        (%d eager steps, synchronised after each phase: %.1f us/step)\n", n, total / n * 1e6);
+        for (int ph = 0; ph < IQL_PHASE_COUNT; ph++)
+            printf("  %-10s  %9.1f us  %5.1f %%\n", iql_phase_names[ph], sec[ph] / n * 1e6, 100 * sec[ph] / total);
+    }
     iql_destroy(s);
     b->ops->destroy(b);
     return 0;

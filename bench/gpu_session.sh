@@ -33,9 +33,9 @@ for tool in memcheck racecheck; do
 done
 
 {
-  for b in 256 4096 65536; do build-gpu/bench/bench_step --device cuda --batch $b; echo; done
+  for b in 256 4096 65536; do build-gpu/bench/bench_step --device cuda --batch $b --phases; echo; done
   build-gpu/bench/bench_step --device cuda --batch 256 --no-graphs; echo
   build-gpu/bench/bench_step --device cuda --batch 65536 --precision tf32; echo
   build-gpu/bench/bench_step --device cuda --batch 256 --members 64; echo
   build-gpu/bench/bench_step --device cuda --batch 256 --members 64 --rho 0.005; echo
-} 2>&1 | tee "$OUT/bench.log" | grep -E "shape|steps/s|floor|achieved"
+} 2>&1 | tee "$OUT/bench.log" | grep -E "shape|steps/s|floor|achieved|phases|  [a-z]+ +[0-9]"

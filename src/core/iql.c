@@ -123,40 +123,69 @@ static void mlp_backward(IqlState *s, const NetLayout *net, const float *input, 
 
 /* ---- the step ------------------------------------------------------------------------------ */
 
-static void issue_step(void *arg) {
-    IqlState *s = arg;
-    const NetLayout *value = &s->layout.net[NET_VALUE];
-    const NetLayout *q = &s->layout.net[NET_Q];
-    const NetLayout *pi = &s->layout.net[NET_POLICY];
-    const Batch *batch = &s->batch;
-
+/* The step in its phases, in order. Each is a sequence of backend calls; issue_step makes
+ * them all, iql_profile_step times them one by one. */
+static void phase_sample(IqlState *s) {
     s->ops->prepare_step(s->b, s->scalars, s->schedule, s->cfg.adam_beta1, s->cfg.adam_beta2);
     s->ops->sample_batch(s->b, s->replay, &s->sampling, s->scalars, &s->batch);
+}
 
-    /* Forward passes, all at the pre-step parameters. */
+/* Forward passes, all at the pre-step parameters. */
+static void phase_forward(IqlState *s) {
+    const NetLayout *value = &s->layout.net[NET_VALUE], *q = &s->layout.net[NET_Q], *pi = &s->layout.net[NET_POLICY];
+    const Batch *batch = &s->batch;
     mlp_forward(s, value, s->params + value->begin, batch->state, s->act_v);
     mlp_forward(s, value, s->params + value->begin, batch->next_state, s->act_v_next);
     mlp_forward(s, q, s->params + q->begin, batch->state_action, s->act_q);
     if (s->use_target) mlp_forward(s, q, s->target, batch->state_action, s->act_q_target);
     mlp_forward(s, pi, s->params + pi->begin, batch->state, s->act_pi);
+}
 
-    /* Losses and their gradients at the network outputs. */
+/* Losses and their gradients at the network outputs. */
+static void phase_heads(IqlState *s) {
     s->ops->value_critic_heads(s->b, &s->heads);
     s->ops->policy_head(s->b, &s->policy);
+}
 
-    /* Backward passes into the one gradient buffer. */
+/* Backward passes into the one gradient buffer. */
+static void phase_backward(IqlState *s) {
+    const NetLayout *value = &s->layout.net[NET_VALUE], *q = &s->layout.net[NET_Q], *pi = &s->layout.net[NET_POLICY];
+    const Batch *batch = &s->batch;
     mlp_backward(s, value, batch->state, s->act_v, s->dv);
     mlp_backward(s, q, batch->state_action, s->act_q, s->dq);
     mlp_backward(s, pi, batch->state, s->act_pi, s->dpre);
     if (!s->policy.deterministic)
         s->ops->column_sums(s->b, s->grads + pi->log_std, s->dlog_std_elem, s->P, s->B, s->A);
+}
 
-    /* The three optimisers are one fused pass; then the target critics move. */
+/* The three optimisers are one fused pass; then the target critics move. */
+static void phase_optimize(IqlState *s) {
     s->ops->adamw(s->b, &s->adamw);
     if (s->use_target)
-        s->ops->polyak(s->b, s->target, s->params + q->begin, (float)s->cfg.target_update_rate,
+        s->ops->polyak(s->b, s->target, s->params + s->layout.net[NET_Q].begin, (float)s->cfg.target_update_rate,
                        (int64_t)model_target_size(&s->layout));
     s->ops->finish_step(s->b, s->scalars);
+}
+
+static void (*const phases[IQL_PHASE_COUNT])(IqlState *) = {
+    [IQL_PHASE_SAMPLE] = phase_sample, [IQL_PHASE_FORWARD] = phase_forward, [IQL_PHASE_HEADS] = phase_heads,
+    [IQL_PHASE_BACKWARD] = phase_backward, [IQL_PHASE_OPTIMIZE] = phase_optimize,
+};
+const char *const iql_phase_names[IQL_PHASE_COUNT] = {"sample", "forward", "heads", "backward", "optimize"};
+
+static void issue_step(void *arg) {
+    for (int ph = 0; ph < IQL_PHASE_COUNT; ph++) phases[ph]((IqlState *)arg);
+}
+
+int iql_profile_step(IqlState *s, double (*clock)(void), double seconds[IQL_PHASE_COUNT], Error *err) {
+    if (s->ops->synchronize(s->b, err)) return -1;
+    for (int ph = 0; ph < IQL_PHASE_COUNT; ph++) {
+        double t = clock();
+        phases[ph](s);
+        if (s->ops->synchronize(s->b, err)) return -1;
+        seconds[ph] += clock() - t;
+    }
+    return 0;
 }
 
 void iql_step(IqlState *s) { s->ops->run_step(s->b, issue_step, s); }
