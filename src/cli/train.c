@@ -63,17 +63,16 @@ static int load_sweep(TrainOptions *opt, Error *err) {
 }
 
 int cmd_train(int argc, char **argv) {
-    static TrainOptions opt;  /* large (paths); static keeps it off the stack — used once per process */
-    memset(&opt, 0, sizeof opt);
-    opt.use_graphs = 1;
+    TrainOptions *optp = calloc(1, sizeof *optp);  /* large (paths and sweep values): heap, not stack */
     Error err = {{0}};
     const char *config_path = NULL, *dataset = NULL, *steps = NULL, *device = NULL;
     char **sets = calloc((size_t)argc, sizeof *sets), **sweeps = calloc((size_t)argc, sizeof *sweeps);
     int n_sets = 0, n_sweeps = 0, rc = 1;
-    if (!sets || !sweeps) {
+    if (!optp || !sets || !sweeps) {
         fprintf(stderr, "cuiql train: out of memory\n");
         goto done;
     }
+    optp->use_graphs = 1;
 
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = NULL;
@@ -85,20 +84,20 @@ int cmd_train(int argc, char **argv) {
             config_print_help(stdout);
             rc = 0;
             goto done;
-        } else if (!strcmp(a, "--resume")) opt.resume = 1;
-        else if (!strcmp(a, "--quiet")) opt.quiet = 1;
-        else if (!strcmp(a, "--no-graphs")) opt.use_graphs = 0;
+        } else if (!strcmp(a, "--resume")) optp->resume = 1;
+        else if (!strcmp(a, "--quiet")) optp->quiet = 1;
+        else if (!strcmp(a, "--no-graphs")) optp->use_graphs = 0;
         else if (!strcmp(a, "--config") || !strcmp(a, "--dataset") || !strcmp(a, "--out") || !strcmp(a, "--set") ||
                  !strcmp(a, "--steps") || !strcmp(a, "--device") || !strcmp(a, "--init-from") ||
                  !strcmp(a, "--sweep") || !strcmp(a, "--threads")) {
             if (!(v = option_value(argc, argv, &i))) goto done;
             if (!strcmp(a, "--config")) config_path = v;
             else if (!strcmp(a, "--dataset")) dataset = v;
-            else if (!strcmp(a, "--out")) snprintf(opt.out_dir, sizeof opt.out_dir, "%s", v);
+            else if (!strcmp(a, "--out")) snprintf(optp->out_dir, sizeof optp->out_dir, "%s", v);
             else if (!strcmp(a, "--set")) sets[n_sets++] = (char *)v;
             else if (!strcmp(a, "--steps")) steps = v;
             else if (!strcmp(a, "--device")) device = v;
-            else if (!strcmp(a, "--init-from")) snprintf(opt.init_from, sizeof opt.init_from, "%s", v);
+            else if (!strcmp(a, "--init-from")) snprintf(optp->init_from, sizeof optp->init_from, "%s", v);
             else if (!strcmp(a, "--sweep")) sweeps[n_sweeps++] = (char *)v;
             else {
                 uint64_t t;
@@ -106,7 +105,7 @@ int cmd_train(int argc, char **argv) {
                     fprintf(stderr, "cuiql train: --threads: expected 0..1024, got '%s'\n", v);
                     goto done;
                 }
-                opt.threads = (int)t;
+                optp->threads = (int)t;
             }
         } else {
             fprintf(stderr, "cuiql train: unknown option '%s' (see cuiql train --help)\n", a);
@@ -114,40 +113,40 @@ int cmd_train(int argc, char **argv) {
         }
     }
 
-    if (!opt.out_dir[0]) {
-        if (opt.resume) {
+    if (!optp->out_dir[0]) {
+        if (optp->resume) {
             fprintf(stderr, "cuiql train: --resume needs --out DIR (the run to continue)\n");
             goto done;
         }
         time_t t = time(NULL);
-        strftime(opt.out_dir, sizeof opt.out_dir, "runs/%Y%m%d-%H%M%S", localtime(&t));
+        strftime(optp->out_dir, sizeof optp->out_dir, "runs/%Y%m%d-%H%M%S", localtime(&t));
     }
 
-    config_defaults(&opt.cfg);
+    config_defaults(&optp->cfg);
     char resumed_config[TRAIN_PATH_MAX + 16];
-    if (!config_path && opt.resume) {
-        snprintf(resumed_config, sizeof resumed_config, "%s/config.yaml", opt.out_dir);
+    if (!config_path && optp->resume) {
+        snprintf(resumed_config, sizeof resumed_config, "%s/config.yaml", optp->out_dir);
         config_path = resumed_config;
     }
-    if (config_path && config_load_file(&opt.cfg, config_path, &err)) goto fail;
+    if (config_path && config_load_file(&optp->cfg, config_path, &err)) goto fail;
     if (dataset) {  /* a path, taken verbatim (not parsed as a YAML scalar) */
-        if (strlen(dataset) >= sizeof opt.cfg.dataset) {
+        if (strlen(dataset) >= sizeof optp->cfg.dataset) {
             error_set(&err, "--dataset: path too long");
             goto fail;
         }
-        snprintf(opt.cfg.dataset, sizeof opt.cfg.dataset, "%s", dataset);
+        snprintf(optp->cfg.dataset, sizeof optp->cfg.dataset, "%s", dataset);
     }
     for (int i = 0; i < n_sets; i++)
-        if (config_set_assignment(&opt.cfg, sets[i], &err)) goto fail;
-    if (steps && config_set(&opt.cfg, "steps", steps, &err)) goto fail;
-    if (device && config_set(&opt.cfg, "device", device, &err)) goto fail;
+        if (config_set_assignment(&optp->cfg, sets[i], &err)) goto fail;
+    if (steps && config_set(&optp->cfg, "steps", steps, &err)) goto fail;
+    if (device && config_set(&optp->cfg, "device", device, &err)) goto fail;
     for (int i = 0; i < n_sweeps; i++)
-        if (train_add_sweep(&opt, sweeps[i], &err)) goto fail;
-    if (opt.resume && n_sweeps == 0 && load_sweep(&opt, &err)) goto fail;
-    if (config_validate(&opt.cfg, &err)) goto fail;
+        if (train_add_sweep(optp, sweeps[i], &err)) goto fail;
+    if (optp->resume && n_sweeps == 0 && load_sweep(optp, &err)) goto fail;
+    if (config_validate(&optp->cfg, &err)) goto fail;
 
     int interrupted = 0;
-    if (train_run(&opt, &interrupted, &err) == 0) {
+    if (train_run(optp, &interrupted, &err) == 0) {
         rc = 0;
         goto done;
     }
@@ -159,6 +158,7 @@ fail:
     fprintf(stderr, "cuiql train: %s\n", err.msg);
     rc = 1;
 done:
+    free(optp);
     free(sets);
     free(sweeps);
     return rc;
