@@ -46,6 +46,7 @@ struct IqlState {
     float *act_pi[MODEL_MAX_LAYERS];
     float *grad_scratch[2];        /* [2P, B, widest layer]: backprop ping-pong */
 
+    float *ones;                   /* [B] of 1.0: bias gradients are the GEMM 1ᵀ · dY */
     float *dv, *dq, *weight, *dpre, *dlog_std_elem;
     float *stats;                  /* [P, IQL_STAT_COUNT, B] */
     float *stat_sums;              /* [P · IQL_STAT_COUNT] */
@@ -106,7 +107,16 @@ static void mlp_backward(IqlState *s, const NetLayout *net, const float *input, 
             .c = s->grads + net->weight[l], .ldc = in, .stride_c = (int64_t)out * in, .batch = net->members,
         };
         s->ops->gemm(s->b, &dw);
-        s->ops->column_sums(s->b, s->grads + net->bias[l], dy, net->members, s->B, out);
+        /* db_e = 1ᵀ · dY_e: a GEMM rather than a column-sum kernel, because cuBLAS spreads the
+         * sum over the batch across the whole GPU (at B = 65536 a per-column kernel would have
+         * only a few blocks per layer), in a fixed order. */
+        GemmArgs db = {
+            .trans_a = 0, .trans_b = 0, .m = 1, .n = out, .k = s->B, .alpha = 1.0f, .beta = 0.0f,
+            .a = s->ones, .lda = s->B, .stride_a = 0,
+            .b = dy, .ldb = out, .stride_b = (int64_t)s->B * out,
+            .c = s->grads + net->bias[l], .ldc = out, .stride_c = out, .batch = net->members,
+        };
+        s->ops->gemm(s->b, &db);
         if (l == 0) break;
         float *dx = s->grad_scratch[scratch];
         GemmArgs dxa = {  /* dX_e = dY_e · W_e */
@@ -246,6 +256,15 @@ static int upload_member_settings(IqlState *s, const MemberSpec *members, Error 
     return rc ? -1 : 0;
 }
 
+static int upload_ones(IqlState *s, Error *err) {
+    float *host = malloc(sizeof(float) * s->B);
+    if (!host) return error_set(err, "out of host memory");
+    for (int i = 0; i < s->B; i++) host[i] = 1.0f;
+    int rc = s->ops->upload(s->b, s->ones, host, sizeof(float) * s->B, err);
+    free(host);
+    return rc;
+}
+
 IqlState *iql_create(Backend *b, const Config *cfg, const MemberSpec *members, int n_members,
                      const ReplaySource *data, Error *err) {
     IqlState *s = calloc(1, sizeof *s);
@@ -298,14 +317,14 @@ IqlState *iql_create(Backend *b, const Config *cfg, const MemberSpec *members, i
         goto fail;
     for (int i = 0; i < 2; i++)
         if (!(s->grad_scratch[i] = state_alloc(s, (size_t)2 * P * B * widest, err))) goto fail;
-    if (!(s->dv = state_alloc(s, (size_t)P * B, err)) || !(s->dq = state_alloc(s, (size_t)2 * P * B, err)) ||
+    if (!(s->ones = state_alloc(s, (size_t)B, err)) || !(s->dv = state_alloc(s, (size_t)P * B, err)) || !(s->dq = state_alloc(s, (size_t)2 * P * B, err)) ||
         !(s->weight = state_alloc(s, (size_t)P * B, err)) || !(s->dpre = state_alloc(s, (size_t)P * B * A, err)) ||
         !(s->dlog_std_elem = state_alloc(s, (size_t)P * B * A, err)) ||
         !(s->stats = state_alloc(s, (size_t)P * IQL_STAT_COUNT * B, err)) ||
         !(s->stat_sums = state_alloc(s, (size_t)P * IQL_STAT_COUNT, err)))
         goto fail;
 
-    if (upload_member_settings(s, members, err)) goto fail;
+    if (upload_member_settings(s, members, err) || upload_ones(s, err)) goto fail;
 
     if (!(s->replay = s->ops->replay_create(b, data, cfg->replay, B, err))) goto fail;
     s->sampling = (SamplingArgs){
