@@ -17,6 +17,7 @@
 #include "core/iql.h"
 #include "core/model.h"
 #include "data/dataset.h"
+#include "env/env.h"
 #include "env/evaluate.h"
 #include "log/metrics.h"
 
@@ -325,6 +326,16 @@ static int check_finite(const Run *run, int64_t step, Error *err) {
     return 0;
 }
 
+/* An evaluation environment is checked before training, not when its first evaluation comes. */
+static int check_eval_env(const char *name, const Dataset *data, Error *err) {
+    const Env *env = env_find(name, err);
+    if (!env) return error_prefix(err, "config 'env'");
+    if (env->obs_dim != data->obs_dim || env->act_dim != data->act_dim)
+        return error_set(err, "config 'env': %s has %d-dimensional states and %d-dimensional actions, the dataset %d and %d",
+                         name, env->obs_dim, env->act_dim, data->obs_dim, data->act_dim);
+    return 0;
+}
+
 /* ---- the run ------------------------------------------------------------------------------------ */
 
 /* sweep.txt: one "KEY=V1,V2,..." line per axis, read back by `cuiql train --resume`. */
@@ -447,6 +458,7 @@ int train_run(const TrainOptions *opt, int *interrupted, Error *err) {
     if (opt->resume && opt->init_from[0]) return error_set(err, "--resume and --init-from exclude each other");
 
     if (dataset_load(c->dataset, &run.data, err) || dataset_preprocess(&run.data, c, err)) goto done;
+    if (c->env[0] && check_eval_env(c->env, &run.data, err)) goto done;
     if (make_members(&run, err)) goto done;
     if (model_layout_init(&run.single, 1, run.data.obs_dim, run.data.act_dim, c->hidden, c->n_hidden, err)) goto done;
     size_t np = run.single.n_params;

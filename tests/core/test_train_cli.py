@@ -173,6 +173,8 @@ def main():
         (["--dataset", "data.h5", "--out", "bad4", "--set", "hidden=[32,32]", "--init-from", "missing_ckpt.h5"],
          "missing_ckpt.h5"),
         (["--dataset", "data.h5", "--out", "bad5", "--sweep", "gamma=1,2"], "--sweep"),
+        (["--dataset", "data.h5", "--out", "bad8", "--set", "env=nosuch", "--steps", "100000"], "nosuch"),
+        (["--dataset", "data.h5", "--out", "bad9", "--set", "env=pendulum", "--steps", "100000"], "pendulum"),
     ]
     for args, needle in cases:
         r = train(args)
