@@ -431,16 +431,6 @@ static int get_one(IqlState *s, const float *buf, int member, float *single, int
     return 0;
 }
 
-static int set_one(IqlState *s, float *buf, int member, const float *single, int q_only, Error *err) {
-    size_t n = q_only ? model_target_size(&s->layout) : s->layout.n_params;
-    float *host = download_buffer(s, buf, n, err);
-    if (!host) return -1;
-    model_member_scatter(&s->layout, member, single, host, q_only);
-    int rc = s->ops->upload(s->b, buf, host, n * sizeof(float), err);
-    free(host);
-    return rc;
-}
-
 int iql_get_member(IqlState *s, int member, float *params, float *target, float *adam_m, float *adam_v, Error *err) {
     size_t np = s->layout.n_params;
     float *host = malloc(np * sizeof(float));  /* the target span is smaller than np */
@@ -474,17 +464,41 @@ int iql_get_gradients(IqlState *s, int member, float *grads, Error *err) {
     return get_one(s, s->grads, member, grads, 0, err);
 }
 
+int iql_set_population(IqlState *s, const float *params, const float *target, const float *adam_m,
+                       const float *adam_v, Error *err) {
+    size_t np = s->layout.n_params * sizeof(float), nt = model_target_size(&s->layout) * sizeof(float);
+    const BackendOps *o = s->ops;
+    if ((params && o->upload(s->b, s->params, params, np, err)) || (target && o->upload(s->b, s->target, target, nt, err)) ||
+        (adam_m && o->upload(s->b, s->adam_m, adam_m, np, err)) || (adam_v && o->upload(s->b, s->adam_v, adam_v, np, err)))
+        return -1;
+    return o->status(s->b, err);
+}
+
+void iql_targets_from_critics(const IqlState *s, int member, const float *single, float *pop_target) {
+    /* The member view's q span starts where its critics do; the target buffer is that span. */
+    ModelLayout one;
+    if (model_layout_init(&one, 1, s->S, s->A, s->cfg.hidden, s->cfg.n_hidden, NULL)) return;
+    model_member_scatter(&s->layout, member, single + one.net[NET_Q].begin, pop_target, 1);
+}
+
 int iql_set_member(IqlState *s, int member, const float *params, const float *target, const float *adam_m,
                    const float *adam_v, Error *err) {
-    if (params && set_one(s, s->params, member, params, 0, err)) return -1;
-    if (adam_m && set_one(s, s->adam_m, member, adam_m, 0, err)) return -1;
-    if (adam_v && set_one(s, s->adam_v, member, adam_v, 0, err)) return -1;
-    if (params && !target) {
-        /* No targets given: they start as copies of the critics just set. */
-        ModelLayout one;
-        if (model_layout_init(&one, 1, s->S, s->A, s->cfg.hidden, s->cfg.n_hidden, err)) return -1;
-        target = params + one.net[NET_Q].begin;
+    size_t np = s->layout.n_params, nt = model_target_size(&s->layout);
+    float *pp = malloc(np * sizeof(float)), *pt = malloc(nt * sizeof(float));
+    float *pm = malloc(np * sizeof(float)), *pv = malloc(np * sizeof(float));
+    int rc = !pp || !pt || !pm || !pv ? error_set(err, "out of host memory")
+                                      : iql_get_population(s, pp, NULL, pm, pv, err);
+    /* the stored targets, not the ρ = 1 view of them: they are what this call may replace */
+    if (!rc) rc = s->ops->download(s->b, pt, s->target, nt * sizeof(float), err);
+    if (!rc) {
+        if (params) model_member_scatter(&s->layout, member, params, pp, 0);
+        if (adam_m) model_member_scatter(&s->layout, member, adam_m, pm, 0);
+        if (adam_v) model_member_scatter(&s->layout, member, adam_v, pv, 0);
+        if (target) model_member_scatter(&s->layout, member, target, pt, 1);
+        else if (params) iql_targets_from_critics(s, member, params, pt);
+        rc = iql_set_population(s, pp, pt, pm, pv, err);
     }
-    if (target && set_one(s, s->target, member, target, 1, err)) return -1;
-    return s->ops->status(s->b, err);
+    free(pp), free(pt), free(pm), free(pv);
+    return rc;
 }
+

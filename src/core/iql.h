@@ -65,6 +65,15 @@ int iql_set_member(IqlState *s, int member, const float *params, const float *ta
  * the targets are the critics. Take members out with model_member_gather(). */
 int iql_get_population(IqlState *s, float *params, float *target, float *adam_m, float *adam_v, Error *err);
 
+/* The reverse: uploads whole population buffers (one upload each; NULL ones are left as they
+ * are). Fill them with model_member_scatter(). Setup time only. */
+int iql_set_population(IqlState *s, const float *params, const float *target, const float *adam_m,
+                       const float *adam_v, Error *err);
+
+/* A member's targets when a file has none: copies of its critics, taken from the member-view
+ * params `single` and scattered into the population's target buffer. */
+void iql_targets_from_critics(const IqlState *s, int member, const float *single, float *pop_target);
+
 /* The gradients of the last step (at its pre-step parameters), member view. For tests. */
 int iql_get_gradients(IqlState *s, int member, float *grads, Error *err);
 

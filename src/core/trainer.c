@@ -219,7 +219,21 @@ static int save_checkpoints(Run *run, int64_t step, int periodic, Error *err) {
     return 0;
 }
 
-/* Resume: every member continues from its own latest checkpoint; all must be at one step. */
+/* Puts one member's checkpoint tensors (in run->params & co.) into the host population
+ * buffers; absent targets start as copies of the member's critics. */
+static void scatter_member(Run *run, int p, int has_target, int with_optimizer) {
+    const ModelLayout *pop = iql_layout(run->iql);
+    model_member_scatter(pop, p, run->params, run->pop_params, 0);
+    if (has_target) model_member_scatter(pop, p, run->target, run->pop_target, 1);
+    else iql_targets_from_critics(run->iql, p, run->params, run->pop_target);
+    if (with_optimizer) {
+        model_member_scatter(pop, p, run->adam_m, run->pop_m, 0);
+        model_member_scatter(pop, p, run->adam_v, run->pop_v, 0);
+    }
+}
+
+/* Resume: every member continues from its own latest checkpoint; all must be at one step.
+ * Members are gathered on the host and uploaded once, not once per member. */
 static int resume_members(Run *run, int64_t *start_step, Error *err) {
     for (int p = 0; p < run->P; p++) {
         Member *m = &run->members[p];
@@ -239,9 +253,9 @@ static int resume_members(Run *run, int64_t *start_step, Error *err) {
                             &has_opt, err))
             return -1;
         if (!has_opt) return error_set(err, "--resume: %s has no optimizer state (a weights-only file)", path);
-        if (iql_set_member(run->iql, p, run->params, has_target ? run->target : NULL, run->adam_m, run->adam_v, err))
-            return -1;
+        scatter_member(run, p, has_target, 1);
     }
+    if (iql_set_population(run->iql, run->pop_params, run->pop_target, run->pop_m, run->pop_v, err)) return -1;
     return iql_set_step_count(run->iql, *start_step, err);
 }
 
@@ -250,9 +264,8 @@ static int init_members_from(Run *run, const char *path, Error *err) {
     int has_target = 0;
     if (checkpoint_read(path, &run->single, run->params, run->target, NULL, NULL, &has_target, NULL, err))
         return error_prefix(err, "--init-from");
-    for (int p = 0; p < run->P; p++)
-        if (iql_set_member(run->iql, p, run->params, has_target ? run->target : NULL, NULL, NULL, err)) return -1;
-    return 0;
+    for (int p = 0; p < run->P; p++) scatter_member(run, p, has_target, 0);
+    return iql_set_population(run->iql, run->pop_params, run->pop_target, NULL, NULL, err);
 }
 
 /* ---- evaluation and logging ------------------------------------------------------------------ */
