@@ -1,14 +1,16 @@
 /* bench_step.c — training throughput of the IQL step, against its floor.
  *
  *   bench_step [--device cpu|cuda] [--batch B] [--members P] [--hidden 256,256] [--steps K]
- *              [--threads T] [--rho 1|0.005] [--precision fp32|tf32] [--no-graphs] [--count-only]
- *              [--phases]
+ *              [--threads T] [--rho 1|0.005] [--precision fp32|tf32] [--no-graphs] [--gemm-epilogues]
+ *              [--count-only] [--phases]
  *
  * Builds a random in-memory dataset (S = 17, A = 6, like hopper/walker), creates the population
  * and times K steps after a warm-up. Prints steps/s, samples/s, member-steps/s, the FLOPs of one
  * step (counted from the layout), the GEMM rate measured on this device, and the floor
  * max(FLOPs / GEMM rate, bytes / bandwidth) with the ratio measured/floor. Both ceilings are
- * measured on the same backend in the same run (bench/RESULTS.md). */
+ * measured on the same backend in the same run (bench/RESULTS.md). Also the memory the
+ * training state takes, and with --phases a per-phase breakdown of eager steps timed by the
+ * backend's stamps (CUDA events on the GPU). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -90,12 +92,13 @@ static void measure_ceilings(Backend *b, int cpu, double *gemm_rate, double *ban
 int main(int argc, char **argv) {
     Config cfg;
     config_defaults(&cfg);
-    int members = 1, steps = 0, threads = 0, graphs = 1, count_only = 0, profile = 0;
+    int members = 1, steps = 0, threads = 0, graphs = 1, epilogues = 0, count_only = 0, profile = 0;
     DeviceKind device = DEVICE_CPU;
     Error err = {{0}};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--no-graphs")) { graphs = 0; continue; }
+        if (!strcmp(a, "--gemm-epilogues")) { epilogues = 1; continue; }
         if (!strcmp(a, "--count-only")) { count_only = 1; continue; }
         if (!strcmp(a, "--phases")) { profile = 1; continue; }
         if (!v) { fprintf(stderr, "bench_step: %s needs a value\n", a); return 2; }
@@ -138,17 +141,21 @@ int main(int argc, char **argv) {
     ReplaySource src = {.n = N, .n_states = N + 1, .obs_dim = S, .act_dim = A, .states = states, .state_row = rows,
                         .next_row = next_rows, .actions = actions, .rewards = rewards, .terminals = terminals};
 
-    BackendOptions bopt = {.threads = threads, .precision = cfg.precision, .use_graphs = graphs};
+    BackendOptions bopt = {.threads = threads, .precision = cfg.precision, .use_graphs = graphs, .gemm_epilogues = epilogues};
     Backend *b = backend_select(device, &bopt, 0, &err);
     if (!b) { fprintf(stderr, "bench_step: %s\n", err.msg); return 1; }
     MemberSpec *specs = malloc(sizeof *specs * members);
     for (int p = 0; p < members; p++) specs[p] = (MemberSpec){.tau = 0.7, .beta = 2.0 + 0.1 * p, .seed = (uint64_t)p};
+    size_t free_before = 0, free_after = 0, mem_total = 0;
+    if (b->ops->memory_info(b, &free_before, &mem_total, &err)) { fprintf(stderr, "bench_step: %s\n", err.msg); return 1; }
     IqlState *s = iql_create(b, &cfg, specs, members, &src, &err);
     if (!s) { fprintf(stderr, "bench_step: %s\n", err.msg); return 1; }
 
     int warmup = device == DEVICE_CPU ? 5 : 50;
     for (int i = 0; i < warmup; i++) iql_step(s);
     if (b->ops->synchronize(b, &err)) { fprintf(stderr, "bench_step: %s\n", err.msg); return 1; }
+    /* After the warm-up, so the captured graph is counted too. */
+    if (b->ops->memory_info(b, &free_after, &mem_total, &err)) { fprintf(stderr, "bench_step: %s\n", err.msg); return 1; }
     double flops = step_flops(iql_layout(s), cfg.batch_size, cfg.target_update_rate < 1.0);
     if (steps <= 0) {  /* about two seconds of work */
         double t = now_seconds();
@@ -171,8 +178,8 @@ int main(int argc, char **argv) {
     printf("device        %s\n", desc);
     printf("shape         B=%d P=%d hidden=", cfg.batch_size, members);
     for (int i = 0; i < cfg.n_hidden; i++) printf("%s%d", i ? "," : "", cfg.hidden[i]);
-    printf(" S=%d A=%d rho=%g precision=%s graphs=%d\n", S, A, cfg.target_update_rate,
-           cfg.precision == PRECISION_TF32 ? "tf32" : "fp32", graphs);
+    printf(" S=%d A=%d rho=%g precision=%s graphs=%d gemm-epilogues=%d\n", S, A, cfg.target_update_rate,
+           cfg.precision == PRECISION_TF32 ? "tf32" : "fp32", graphs, epilogues);
     printf("steps/s       %.1f   (%d steps in %.3f s)\n", sps, steps, elapsed);
     printf("samples/s     %.4g\n", sps * cfg.batch_size);
     printf("member-steps/s %.1f\n", sps * members);
@@ -185,13 +192,18 @@ int main(int argc, char **argv) {
     printf("bandwidth     %.1f GB/s (copy, read+write, measured here)\n", bandwidth * 1e-9);
     printf("floor         %.1f steps/s (%s-bound: %.1f us GEMM, %.1f us bytes)   measured/floor = %.2f\n",
            1.0 / floor_s, flop_time > byte_time ? "GEMM" : "memory", flop_time * 1e6, byte_time * 1e6, sps * floor_s);
-    if (profile) {  /* eager, synchronised after each phase: shares, not the rate */
+    /* On the CPU other processes move the free figure too: only the GPU's is the state's own. */
+    printf("memory        %.1f MiB taken by the training state (free before create − after warm-up), %.1f of %.1f GiB in use\n",
+           ((double)free_before - (double)free_after) / (1 << 20), (double)(mem_total - free_after) / (1 << 30),
+           (double)mem_total / (1 << 30));
+    if (profile) {  /* eager steps with stamps between phases: shares, not the rate */
         double sec[IQL_PHASE_COUNT] = {0}, total = 0;
         int n = steps < 200 ? steps : 200;
         for (int i = 0; i < n; i++)
-            if (iql_profile_step(s, now_seconds, sec, &err)) { fprintf(stderr, "bench_step: %s\n", err.msg); return 1; }
+            if (iql_profile_step(s, sec, &err)) { fprintf(stderr, "bench_step: %s\n", err.msg); return 1; }
         for (int ph = 0; ph < IQL_PHASE_COUNT; ph++) total += sec[ph];
-        printf("phases        (%d eager steps, synchronised after each phase: %.1f us/step)\n", n, total / n * 1e6);
+        printf("phases        (%d eager steps, %s between phases: %.1f us/step)\n", n,
+               device == DEVICE_CPU ? "clock" : "CUDA events", total / n * 1e6);
         for (int ph = 0; ph < IQL_PHASE_COUNT; ph++)
             printf("  %-10s  %9.1f us  %5.1f %%\n", iql_phase_names[ph], sec[ph] / n * 1e6, 100 * sec[ph] / total);
     }

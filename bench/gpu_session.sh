@@ -1,22 +1,102 @@
 #!/usr/bin/env bash
-# gpu_session.sh — everything a lent GPU is for, in one call (device tool: run this script).
-# Builds for sm_90, runs the GPU tests, compute-sanitizer (memcheck, racecheck) over a short
-# training run, and the throughput benchmarks; logs go to $OUT (or ./gpu-out).
-#   bash bench/gpu_session.sh
+# gpu_session.sh — everything a lent GPU is for, in one device call of under 10 minutes:
+# the GPU tests, the benchmarks, compute-sanitizer (memcheck, racecheck) over a short training
+# run, and the PyTorch and JAX peers on the same GPU. Each stage has a time limit and the
+# stages run in order of value, so a slow one cannot starve the rest.
+#
+#   here:        tools/gpu_bundle.sh       (builds for sm_90 with the libraries the image lacks)
+#   device run:  carry ["gpu-bundle.tar.xz"], command "bash bench/gpu_session.sh [STAGE ...]"
+#
+# STAGE: tests, bench, sanitize, peers (default: all four). Without the bundle it builds on
+# the device, which works only where HDF5, OpenBLAS and libyaml are installed. Logs go to $OUT
+# (or ./gpu-out): summary.txt, bench.log, ctest-gpu.log and logs.tar.gz with everything.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-gpu-out}
-mkdir -p "$OUT"
+mkdir -p "$OUT/logs"
+LOGS=$OUT/logs
+stages=${*:-tests bench sanitize peers}
+budget=${GPU_SESSION_SECONDS:-560}   # the device tool stops a command at 600 s
+SECONDS=0
+summary() { echo "$*" | tee -a "$OUT/summary.txt"; }
+left() { echo $((budget - SECONDS)); }
+finish() {
+  tar -C "$OUT" -czf "$OUT/logs.tar.gz" logs 2>/dev/null && rm -rf "$LOGS"
+  echo "==== summary ($SECONDS s) ===="
+  cat "$OUT/summary.txt"
+}
+trap finish EXIT
+
+# ---- set up: the bundle (or a build), the libraries, the tree's path --------------------------
 export PATH=/usr/local/cuda/bin:$PATH
-nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.max.sm --format=csv | tee "$OUT/gpu.txt"
+nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.max.sm --format=csv,noheader |
+  sed 's/^/gpu: /' | tee -a "$OUT/summary.txt"
+if [ -f gpu-bundle.tar.xz ]; then
+  python3 -c 'import tarfile; tarfile.open("gpu-bundle.tar.xz").extractall(".")' || { summary "setup: cannot unpack the bundle"; exit 1; }
+  built_at=$(cat build-gpu/source-dir)
+  if [ "$built_at" != "$PWD" ]; then
+    # ctest files and the RPATH name the tree's path on the machine that built the bundle.
+    if [ ! -e "$built_at" ]; then mkdir -p "$(dirname "$built_at")" && ln -s "$PWD" "$built_at"; fi
+    [ "$(cd "$built_at" && pwd -P)" = "$(pwd -P)" ] || summary "setup: $built_at exists and is not this tree; ctest will fail"
+  fi
+  summary "setup: bundle built at $built_at, unpacked in $PWD"
+else
+  cmake -S . -B build-gpu -DCMAKE_BUILD_TYPE=Release -DCUIQL_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 >"$LOGS/configure.log" 2>&1 &&
+    cmake --build build-gpu -j 16 >"$LOGS/build.log" 2>&1 || { summary "setup: build failed (no bundle; see logs)"; tail -20 "$LOGS"/*.log; exit 1; }
+fi
+if ! ldconfig -p | grep -q libcublas.so.13; then  # the image's CUDA libraries, where ldconfig does not list them
+  cublas=$(find /usr/local /usr/lib /opt -name 'libcublas.so.13' -print -quit 2>/dev/null)
+  [ -n "$cublas" ] && export LD_LIBRARY_PATH=$(dirname "$cublas")${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+fi
+build-gpu/cuiql version 2>&1 | tee "$LOGS/version.txt" | sed 's/^/version: /' | tee -a "$OUT/summary.txt"
+if ldd build-gpu/cuiql | grep -q 'not found'; then summary "setup: missing libraries:"; ldd build-gpu/cuiql | grep 'not found' | tee -a "$OUT/summary.txt"; exit 1; fi
 
-cmake -S . -B build-gpu -DCMAKE_BUILD_TYPE=Release -DCUIQL_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 >"$OUT/configure.log" 2>&1 &&
-  cmake --build build-gpu -j 16 >"$OUT/build.log" 2>&1 || { tail -30 "$OUT/build.log"; exit 1; }
+# ---- stages ------------------------------------------------------------------------------------
+stage_tests() {
+  if command -v ctest >/dev/null; then
+    timeout $(( $(left) < 240 ? $(left) : 240 )) ctest --test-dir build-gpu -L gpu --output-on-failure --timeout 200 \
+      >"$OUT/ctest-gpu.log" 2>&1
+    local rc=$?
+    summary "tests: ctest -L gpu exit $rc: $(grep -E 'tests passed|tests failed' "$OUT/ctest-gpu.log" | tail -1)"
+    grep -E '^ *[0-9]+/[0-9]+ Test' "$OUT/ctest-gpu.log" | sed 's/^/  /' | tee -a "$OUT/summary.txt"
+  else  # no ctest on the image: the same programs, by hand
+    for t in build-gpu/tests/gpu/cuda_* build-gpu/tests/gpu_train/cuda_*; do
+      [ -x "$t" ] || continue
+      (cd "$(dirname "$t")" && timeout 200 "./$(basename "$t")") >>"$OUT/ctest-gpu.log" 2>&1
+      local rc=$?
+      summary "tests: $(basename "$t") exit $rc"
+    done
+  fi
+}
 
-ctest --test-dir build-gpu -L gpu --output-on-failure 2>&1 | tee "$OUT/ctest-gpu.log" | tail -15
+stage_bench() {
+  local runs=(
+    "--batch 256 --phases" "--batch 256 --gemm-epilogues --phases" "--batch 256 --no-graphs" "--batch 256 --rho 0.005"
+    "--batch 4096 --phases" "--batch 65536 --phases" "--batch 65536 --gemm-epilogues"
+    "--batch 65536 --precision tf32" "--batch 65536 --precision tf32 --gemm-epilogues"
+    "--batch 256 --members 64" "--batch 256 --members 64 --gemm-epilogues" "--batch 256 --members 64 --rho 0.005"
+  )
+  for args in "${runs[@]}"; do
+    [ "$(left)" -gt 30 ] || { summary "bench: out of time before $args"; break; }
+    echo "## bench_step --device cuda $args" >>"$OUT/bench.log"
+    timeout 60 build-gpu/bench/bench_step --device cuda $args >"$LOGS/bench-one.log" 2>&1
+    local rc=$?
+    cat "$LOGS/bench-one.log" >>"$OUT/bench.log"
+    if [ $rc = 0 ]; then
+      summary "bench $args: $(grep '^steps/s' "$LOGS/bench-one.log" | awk '{print $2}') steps/s," \
+        "$(grep '^floor' "$LOGS/bench-one.log" | sed 's/.*measured\/floor = /measured\/floor /')"
+    else
+      summary "bench $args: exit $rc: $(tail -1 "$LOGS/bench-one.log")"
+    fi
+    echo >>"$OUT/bench.log"
+  done
+}
 
-# A short real run under the sanitizers.
-python3 - <<'PY'
+stage_sanitize() {
+  local sanitizer
+  sanitizer=$(command -v compute-sanitizer || find /usr/local /opt -name compute-sanitizer -type f -perm -u+x -print -quit 2>/dev/null)
+  [ -n "$sanitizer" ] || { summary "sanitize: no compute-sanitizer on this machine"; return; }
+  python3 - <<'PY' || { summary "sanitize: could not write the dataset"; return; }
 import h5py, numpy as np
 rng = np.random.default_rng(0); n = 20000
 obs = rng.normal(size=(n + 1, 17)).astype(np.float32)
@@ -26,16 +106,41 @@ with h5py.File("gpu-data.h5", "w") as f:
     f["rewards"] = rng.normal(size=n).astype(np.float32)
     f["terminals"] = np.zeros(n, bool); f["timeouts"] = np.zeros(n, bool)
 PY
-for tool in memcheck racecheck; do
-  compute-sanitizer --tool $tool --error-exitcode 9 build-gpu/cuiql train --dataset gpu-data.h5 \
-    --out "gpu-run-$tool" --steps 20 --device cuda --set log_every=10 --quiet >"$OUT/sanitizer-$tool.log" 2>&1
-  echo "compute-sanitizer $tool: exit $? ($(grep -c 'ERROR SUMMARY: 0' "$OUT/sanitizer-$tool.log") clean summaries)"
-done
+  for tool in memcheck racecheck; do
+    [ "$(left)" -gt 40 ] || { summary "sanitize: out of time before $tool"; break; }
+    for replay in device host; do
+      timeout $(( $(left) < 120 ? $(left) : 120 )) "$sanitizer" --tool $tool --error-exitcode 9 \
+        build-gpu/cuiql train --dataset gpu-data.h5 --out "gpu-run-$tool-$replay" --steps 20 --device cuda \
+        --set log_every=10 --set replay=$replay --quiet >"$LOGS/sanitizer-$tool-$replay.log" 2>&1
+      local rc=$?
+      summary "sanitize $tool replay=$replay: exit $rc ($(grep -m1 'ERROR SUMMARY' "$LOGS/sanitizer-$tool-$replay.log" ||
+        tail -1 "$LOGS/sanitizer-$tool-$replay.log"))"
+    done
+  done
+}
 
-{
-  for b in 256 4096 65536; do build-gpu/bench/bench_step --device cuda --batch $b --phases; echo; done
-  build-gpu/bench/bench_step --device cuda --batch 256 --no-graphs; echo
-  build-gpu/bench/bench_step --device cuda --batch 65536 --precision tf32; echo
-  build-gpu/bench/bench_step --device cuda --batch 256 --members 64; echo
-  build-gpu/bench/bench_step --device cuda --batch 256 --members 64 --rho 0.005; echo
-} 2>&1 | tee "$OUT/bench.log" | grep -E "shape|steps/s|floor|achieved|phases|  [a-z]+ +[0-9]"
+stage_peers() {
+  local peers=(
+    "bench/peer_torch_iql.py --device cuda --mode eager --batch 256"
+    "bench/peer_torch_iql.py --device cuda --mode graph --batch 256"
+    "bench/peer_torch_iql.py --device cuda --mode graph --batch 65536"
+    "bench/peer_jax_iql.py --scan 1 --batch 256"
+    "bench/peer_jax_iql.py --scan 100 --batch 256"
+    "bench/peer_jax_iql.py --scan 1 --batch 65536"
+    "bench/peer_torch_iql.py --device cuda --mode compile --batch 256"
+  )
+  for p in "${peers[@]}"; do
+    [ "$(left)" -gt 45 ] || { summary "peers: out of time before $p"; break; }
+    echo "## $p" >>"$LOGS/peers.log"
+    PYTHONUNBUFFERED=1 timeout $(( $(left) < 150 ? $(left) : 150 )) python3 $p >>"$LOGS/peers.log" 2>&1
+    local rc=$?
+    summary "peer $p: exit $rc: $(tail -1 "$LOGS/peers.log")"
+  done
+}
+
+for s in $stages; do
+  case $s in
+    tests | bench | sanitize | peers) [ "$(left)" -gt 20 ] && "stage_$s" || summary "$s: skipped, out of time" ;;
+    *) summary "unknown stage $s (tests, bench, sanitize, peers)" ;;
+  esac
+done

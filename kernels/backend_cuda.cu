@@ -118,6 +118,10 @@ static void cuda_destroy(Backend *b) {
     if (cb->stream) cudaStreamSynchronize(cb->stream);
     for (int i = 0; i < CUDA_GRAPH_SLOTS; i++)
         if (cb->graphs[i].exec) cudaGraphExecDestroy(cb->graphs[i].exec);
+    for (int i = 0; i < BACKEND_TIME_SLOTS; i++)
+        if (cb->stamps[i]) cudaEventDestroy(cb->stamps[i]);
+    cuda_lt_plans_destroy(cb);
+    if (cb->lt) cublasLtDestroy(cb->lt);
     if (cb->blas) cublasDestroy(cb->blas);
     if (cb->blas_workspace) cudaFree(cb->blas_workspace);
     if (cb->stream) cudaStreamDestroy(cb->stream);
@@ -264,6 +268,34 @@ static void cuda_run_step(Backend *b, void (*issue)(void *), void *arg) {
     if (g) CUDA_RECORD(cb, cudaGraphLaunch(g->exec, cb->stream));
 }
 
+/* ---- measurement ------------------------------------------------------------------------------ */
+
+static void cuda_time_mark(Backend *b, int slot) {
+    CudaBackend *cb = (CudaBackend *)b;
+    if (slot < 0 || slot >= BACKEND_TIME_SLOTS) {
+        cuda_record_error(cb, "time_mark", __func__, __FILE__, __LINE__, "invalid argument", "slot out of range");
+        return;
+    }
+    CUDA_RECORD(cb, cudaEventRecord(cb->stamps[slot], cb->stream));
+}
+
+static int cuda_time_elapsed(Backend *b, int from, int to, double *seconds, Error *err) {
+    CudaBackend *cb = (CudaBackend *)b;
+    if (from < 0 || to < 0 || from >= BACKEND_TIME_SLOTS || to >= BACKEND_TIME_SLOTS)
+        return error_set(err, "time_elapsed: slots %d, %d outside [0, %d)", from, to, BACKEND_TIME_SLOTS);
+    float ms = 0;
+    CUDA_RETURN_IF_ERROR(err, cudaEventSynchronize(cb->stamps[to]));
+    CUDA_RETURN_IF_ERROR(err, cudaEventElapsedTime(&ms, cb->stamps[from], cb->stamps[to]));
+    *seconds = ms * 1e-3;
+    return cuda_status(b, err);
+}
+
+static int cuda_memory_info(Backend *b, size_t *free_bytes, size_t *total_bytes, Error *err) {
+    (void)b;
+    CUDA_RETURN_IF_ERROR(err, cudaMemGetInfo(free_bytes, total_bytes));
+    return 0;
+}
+
 /* ---- the table and creation ---------------------------------------------------------------------- */
 
 static const BackendOps cuda_ops = {
@@ -283,6 +315,7 @@ static const BackendOps cuda_ops = {
     cuda_finish_step,
     cuda_sample_batch,
     cuda_gemm,
+    cuda_gemm_bias_activation,
     cuda_bias_activation,
     cuda_relu_backward,
     cuda_column_sums,
@@ -293,12 +326,16 @@ static const BackendOps cuda_ops = {
     cuda_polyak,
     cuda_copy,
     cuda_init_uniform,
+    cuda_time_mark,
+    cuda_time_elapsed,
+    cuda_memory_info,
 };
 
 static int setup(CudaBackend *cb, const BackendOptions *opt, Error *err) {
     cb->device = opt ? opt->device_index : 0;
     cb->precision = opt ? opt->precision : PRECISION_FP32;
     cb->use_graphs = opt ? opt->use_graphs : 1;
+    cb->gemm_epilogues = opt ? opt->gemm_epilogues : 0;
 
     CUDA_RETURN_IF_ERROR(err, cudaSetDevice(cb->device));
     cudaDeviceProp prop;
@@ -312,7 +349,9 @@ static int setup(CudaBackend *cb, const BackendOptions *opt, Error *err) {
     /* Non-blocking: the legacy default stream never orders against ours, and capture needs a
      * stream of its own. */
     CUDA_RETURN_IF_ERROR(err, cudaStreamCreateWithFlags(&cb->stream, cudaStreamNonBlocking));
+    for (int i = 0; i < BACKEND_TIME_SLOTS; i++) CUDA_RETURN_IF_ERROR(err, cudaEventCreate(&cb->stamps[i]));
     CUBLAS_RETURN_IF_ERROR(err, cublasCreate(&cb->blas));
+    CUBLAS_RETURN_IF_ERROR(err, cublasLtCreate(&cb->lt));
     /* cublasSetStream resets the workspace to cuBLAS's own pool, so the workspace comes after. */
     CUBLAS_RETURN_IF_ERROR(err, cublasSetStream(cb->blas, cb->stream));
     CUDA_RETURN_IF_ERROR(err, cudaMalloc(&cb->blas_workspace, CUDA_BLAS_WORKSPACE_BYTES));

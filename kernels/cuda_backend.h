@@ -8,6 +8,7 @@
 #ifndef CUIQL_CUDA_BACKEND_H
 #define CUIQL_CUDA_BACKEND_H
 
+#include <cublasLt.h>
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 
@@ -32,6 +33,21 @@ typedef struct {
     cudaGraphExec_t exec;  /* NULL: slot free */
 } StepGraph;
 
+/* cuBLASLt plans for gemm_bias_activation, one per distinct shape (a step has about 15), made
+ * on first use: descriptors, layouts and the heuristic's algorithm. */
+#define CUDA_LT_PLANS 64
+
+typedef struct {
+    int used;    /* slot taken */
+    int usable;  /* cuBLASLt offered an algorithm: fused; 0: GEMM, then the bias kernel */
+    /* the key: everything but the pointers, whose alignment classes stand in for them */
+    int trans_a, trans_b, m, n, k, lda, ldb, ldc, batch, act, align;
+    int64_t stride_a, stride_b;
+    cublasLtMatmulDesc_t desc;
+    cublasLtMatrixLayout_t layout_a, layout_b, layout_c;
+    cublasLtMatmulAlgo_t algo;
+} LtPlan;
+
 struct CudaBackend {
     Backend base;
     int device;
@@ -40,10 +56,16 @@ struct CudaBackend {
     size_t total_mem;
     PrecisionKind precision;
     int use_graphs;
+    int gemm_epilogues;
 
     cudaStream_t stream;     /* every step operation */
     cublasHandle_t blas;
-    void *blas_workspace;
+    cublasLtHandle_t lt;
+    void *blas_workspace;    /* cuBLAS's and cuBLASLt's: their calls never overlap (one stream) */
+    LtPlan lt_plans[CUDA_LT_PLANS];
+    int64_t lt_fused_calls, lt_unfused_calls;  /* gemm_bias_activation calls issued each way */
+
+    cudaEvent_t stamps[BACKEND_TIME_SLOTS];  /* time_mark / time_elapsed */
 
     StepGraph graphs[CUDA_GRAPH_SLOTS];
     int next_graph_slot;
@@ -71,6 +93,8 @@ void cuda_drop_graphs(CudaBackend *cb);
 
 /* gemm.cu */
 void cuda_gemm(Backend *b, const GemmArgs *g);
+void cuda_gemm_bias_activation(Backend *b, const GemmArgs *g, const float *bias, Activation act);
+void cuda_lt_plans_destroy(CudaBackend *cb);
 
 /* layers.cu */
 void cuda_bias_activation(Backend *b, float *y, const float *bias, int members, int rows, int cols, Activation act);

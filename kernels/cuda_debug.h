@@ -27,6 +27,10 @@ int cuda_debug_replay_mode(const Replay *r);
  * path) rather than reading the rows over PCIe themselves. Read after synchronize(). */
 int64_t cuda_debug_replay_staged_hits(const Replay *r);
 
+/* gemm_bias_activation calls issued through one fused cuBLASLt call, and as a GEMM then the
+ * bias kernel (epilogues off, or no cuBLASLt algorithm for the shape). */
+void cuda_debug_epilogue_calls(Backend *b, int64_t *fused, int64_t *unfused);
+
 #ifdef __cplusplus
 }
 #endif

@@ -121,6 +121,8 @@ typedef struct {
     int device_index;          /* CUDA */
     PrecisionKind precision;   /* CUDA: fp32 or tf32 GEMMs */
     int use_graphs;            /* CUDA: capture each step as a graph (1) or run eagerly (0) */
+    int gemm_epilogues;        /* CUDA: bias + activation fused into the GEMM through cuBLASLt
+                                  (1), or a GEMM then a bias_activation kernel (0) */
 } BackendOptions;
 
 typedef struct Backend Backend;
@@ -153,6 +155,11 @@ typedef struct {
     void (*finish_step)(Backend *, StepScalars *scalars);  /* scalars->step += 1 */
     void (*sample_batch)(Backend *, Replay *, const SamplingArgs *, const StepScalars *scalars, Batch *out);
     void (*gemm)(Backend *, const GemmArgs *);
+    /* A layer's forward pass: g's product (beta 0; C packed: ldc = n, stride_c = m·n), then
+     * C[e,r,c] = act(C[e,r,c] + bias[e,c]) for bias [batch, n]. The same result as gemm, then
+     * bias_activation; the CUDA backend fuses both into one cuBLASLt call when its
+     * gemm_epilogues option is on (and cuBLASLt has an algorithm for the shape). */
+    void (*gemm_bias_activation)(Backend *, const GemmArgs *g, const float *bias, Activation act);
     void (*bias_activation)(Backend *, float *y, const float *bias, int members, int rows, int cols,
                             Activation act);  /* y[e,r,c] = act(y[e,r,c] + bias[e,c]) */
     void (*relu_backward)(Backend *, float *dy, const float *y, int64_t n);  /* dy *= (y > 0) */
@@ -168,7 +175,18 @@ typedef struct {
 
     /* dst[j] = bound · (2·philox_uniform01(philox_value(seed, subsequence, j)) − 1) */
     void (*init_uniform)(Backend *, float *dst, int64_t n, float bound, uint64_t seed, uint64_t subsequence);
+
+    /* Measurement, for bench/ and profiling; never inside a captured step. time_mark stamps
+     * the point the step stream has reached in slot 0 ≤ slot < BACKEND_TIME_SLOTS; time_elapsed
+     * waits for stamp `to` and gives the seconds since stamp `from`. The CPU reads its clock;
+     * CUDA records events, so its figures are device time, launch gaps included. */
+    void (*time_mark)(Backend *, int slot);
+    int (*time_elapsed)(Backend *, int from, int to, double *seconds, Error *);
+    /* Free and total bytes of the memory the backend's buffers live in (GPU memory on CUDA). */
+    int (*memory_info)(Backend *, size_t *free_bytes, size_t *total_bytes, Error *);
 } BackendOps;
+
+#define BACKEND_TIME_SLOTS 8
 
 /* Every backend's state struct starts with this, so a Backend * is also its own struct. */
 struct Backend {

@@ -15,7 +15,8 @@ static void train_usage(FILE *out) {
     fprintf(out,
             "usage: cuiql train [--config FILE] [--dataset FILE] [--out DIR] [--set KEY=VALUE]...\n"
             "                   [--steps N] [--device auto|cpu|cuda] [--resume] [--init-from CKPT]\n"
-            "                   [--sweep KEY=V1,V2,...]... [--threads N] [--no-graphs] [--quiet]\n"
+            "                   [--sweep KEY=V1,V2,...]... [--threads N] [--no-graphs] [--gemm-epilogues]\n"
+            "                   [--quiet]\n"
             "\n"
             "Trains IQL on an offline dataset (D4RL or Minari HDF5). Settings come from the seed's\n"
             "defaults, then --config, then --dataset/--set/--steps/--device in order.\n"
@@ -33,6 +34,8 @@ static void train_usage(FILE *out) {
             "                     each member gets DIR/tau{t}-beta{b}-seed{s}/\n"
             "  --threads N        CPU backend: BLAS threads (default: all cores)\n"
             "  --no-graphs        CUDA backend: launch kernels one by one instead of replaying a graph\n"
+            "  --gemm-epilogues   CUDA backend: fuse each layer's bias and ReLU into its GEMM (cuBLASLt);\n"
+            "                     experimental until measured on a GPU (bench/RESULTS.md)\n"
             "  --quiet            no progress lines\n"
             "  --help-config      every config key with its type, range, default and meaning\n");
 }
@@ -87,6 +90,7 @@ int cmd_train(int argc, char **argv) {
         } else if (!strcmp(a, "--resume")) optp->resume = 1;
         else if (!strcmp(a, "--quiet")) optp->quiet = 1;
         else if (!strcmp(a, "--no-graphs")) optp->use_graphs = 0;
+        else if (!strcmp(a, "--gemm-epilogues")) optp->gemm_epilogues = 1;
         else if (!strcmp(a, "--config") || !strcmp(a, "--dataset") || !strcmp(a, "--out") || !strcmp(a, "--set") ||
                  !strcmp(a, "--steps") || !strcmp(a, "--device") || !strcmp(a, "--init-from") ||
                  !strcmp(a, "--sweep") || !strcmp(a, "--threads")) {

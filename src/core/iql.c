@@ -84,9 +84,8 @@ static void mlp_forward(IqlState *s, const NetLayout *net, const float *weights_
             .b = weights_base + (net->weight[l] - net->begin), .ldb = in, .stride_b = (int64_t)out * in,
             .c = acts[l], .ldc = out, .stride_c = (int64_t)s->B * out, .batch = net->members,
         };
-        s->ops->gemm(s->b, &g);
-        s->ops->bias_activation(s->b, acts[l], weights_base + (net->bias[l] - net->begin), net->members, s->B, out,
-                                l + 1 < net->n_layers ? ACTIVATION_RELU : ACTIVATION_NONE);
+        s->ops->gemm_bias_activation(s->b, &g, weights_base + (net->bias[l] - net->begin),
+                                     l + 1 < net->n_layers ? ACTIVATION_RELU : ACTIVATION_NONE);
     }
 }
 
@@ -187,13 +186,19 @@ static void issue_step(void *arg) {
     for (int ph = 0; ph < IQL_PHASE_COUNT; ph++) phases[ph]((IqlState *)arg);
 }
 
-int iql_profile_step(IqlState *s, double (*clock)(void), double seconds[IQL_PHASE_COUNT], Error *err) {
+_Static_assert(IQL_PHASE_COUNT + 1 <= BACKEND_TIME_SLOTS, "a stamp before each phase and after the last");
+
+int iql_profile_step(IqlState *s, double seconds[IQL_PHASE_COUNT], Error *err) {
     if (s->ops->synchronize(s->b, err)) return -1;
+    s->ops->time_mark(s->b, 0);
     for (int ph = 0; ph < IQL_PHASE_COUNT; ph++) {
-        double t = clock();
         phases[ph](s);
-        if (s->ops->synchronize(s->b, err)) return -1;
-        seconds[ph] += clock() - t;
+        s->ops->time_mark(s->b, ph + 1);
+    }
+    for (int ph = 0; ph < IQL_PHASE_COUNT; ph++) {
+        double t;
+        if (s->ops->time_elapsed(s->b, ph, ph + 1, &t, err)) return -1;
+        seconds[ph] += t;
     }
     return 0;
 }

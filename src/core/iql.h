@@ -46,10 +46,11 @@ typedef enum { IQL_PHASE_SAMPLE, IQL_PHASE_FORWARD, IQL_PHASE_HEADS, IQL_PHASE_B
                IQL_PHASE_COUNT } IqlPhase;
 extern const char *const iql_phase_names[IQL_PHASE_COUNT];
 
-/* One step run eagerly, phase by phase, synchronising after each and adding its wall time
- * (from `clock`, in seconds) to seconds[phase]. The same update as iql_step(); slower, since
- * nothing overlaps and no graph is used: for the breakdown, not for the rate. */
-int iql_profile_step(IqlState *s, double (*clock)(void), double seconds[IQL_PHASE_COUNT], Error *err);
+/* One step run eagerly (no graph), with a backend time stamp between phases, adding each
+ * phase's time in seconds to seconds[phase]. The same update as iql_step(). On CUDA the
+ * stamps are events: device time, launch gaps included, nothing synchronised between phases.
+ * For the breakdown, not for the rate (a graph runs the step faster). */
+int iql_profile_step(IqlState *s, double seconds[IQL_PHASE_COUNT], Error *err);
 
 /* Logged scalars of the last step, [n_members][LOG_TRAIN_SCALAR_COUNT]. Synchronises. */
 int iql_read_scalars(IqlState *s, double *out, Error *err);

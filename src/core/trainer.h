@@ -29,6 +29,7 @@ typedef struct {
     int n_sweep;
     int threads;                     /* CPU BLAS threads, 0 = all */
     int use_graphs;                  /* CUDA graphs (default 1) */
+    int gemm_epilogues;              /* CUDA: bias + ReLU fused into the GEMMs (default 0) */
     int quiet;                       /* no progress lines */
 } TrainOptions;
 

@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "cuiql/backend.h"
 #include "cuiql/iql_heads.h"
@@ -16,6 +18,7 @@
 typedef struct {
     Backend base;
     int threads;
+    double stamps[BACKEND_TIME_SLOTS];  /* time_mark: CLOCK_MONOTONIC seconds */
 } CpuBackend;
 
 /* The CPU's replay is a view of the host dataset: the data already lives in this memory. */
@@ -130,6 +133,11 @@ static void cpu_bias_activation(Backend *b, float *y, const float *bias, int mem
     }
 }
 
+static void cpu_gemm_bias_activation(Backend *b, const GemmArgs *g, const float *bias, Activation act) {
+    cpu_gemm(b, g);
+    cpu_bias_activation(b, g->c, bias, g->batch, g->m, g->n, act);
+}
+
 static void cpu_relu_backward(Backend *b, float *dy, const float *y, int64_t n) {
     (void)b;
     for (int64_t i = 0; i < n; i++) dy[i] = iql_relu_backward(dy[i], y[i]);
@@ -207,6 +215,32 @@ static void cpu_init_uniform(Backend *b, float *dst, int64_t n, float bound, uin
         dst[j] = bound * (2.0f * philox_uniform01(philox_value(seed, subsequence, (uint64_t)j)) - 1.0f);
 }
 
+/* ---- measurement ---------------------------------------------------------------------------- */
+
+/* Every op has finished when it returns, so the clock read now is the stream's point. */
+static void cpu_time_mark(Backend *b, int slot) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    if (slot >= 0 && slot < BACKEND_TIME_SLOTS) ((CpuBackend *)b)->stamps[slot] = ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static int cpu_time_elapsed(Backend *b, int from, int to, double *seconds, Error *err) {
+    if (from < 0 || to < 0 || from >= BACKEND_TIME_SLOTS || to >= BACKEND_TIME_SLOTS)
+        return error_set(err, "time_elapsed: slots %d, %d outside [0, %d)", from, to, BACKEND_TIME_SLOTS);
+    const CpuBackend *cpu = (const CpuBackend *)b;
+    *seconds = cpu->stamps[to] - cpu->stamps[from];
+    return 0;
+}
+
+static int cpu_memory_info(Backend *b, size_t *free_bytes, size_t *total_bytes, Error *err) {
+    (void)b;
+    long page = sysconf(_SC_PAGESIZE), avail = sysconf(_SC_AVPHYS_PAGES), total = sysconf(_SC_PHYS_PAGES);
+    if (page <= 0 || avail < 0 || total <= 0) return error_set(err, "memory_info: sysconf cannot tell the memory size");
+    *free_bytes = (size_t)avail * (size_t)page;
+    *total_bytes = (size_t)total * (size_t)page;
+    return 0;
+}
+
 static const BackendOps cpu_ops = {
     .name = "cpu",
     .destroy = cpu_destroy,
@@ -224,6 +258,7 @@ static const BackendOps cpu_ops = {
     .finish_step = cpu_finish_step,
     .sample_batch = cpu_sample_batch,
     .gemm = cpu_gemm,
+    .gemm_bias_activation = cpu_gemm_bias_activation,
     .bias_activation = cpu_bias_activation,
     .relu_backward = cpu_relu_backward,
     .column_sums = cpu_column_sums,
@@ -234,6 +269,9 @@ static const BackendOps cpu_ops = {
     .polyak = cpu_polyak,
     .copy = cpu_copy,
     .init_uniform = cpu_init_uniform,
+    .time_mark = cpu_time_mark,
+    .time_elapsed = cpu_time_elapsed,
+    .memory_info = cpu_memory_info,
 };
 
 Backend *cpu_backend_create(const BackendOptions *opt, Error *err) {

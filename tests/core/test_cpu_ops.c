@@ -274,6 +274,26 @@ static void test_sampling(Backend *b) {
     free(states), free(actions), free(rewards), free(terms);
 }
 
+/* Stamps in order give ordered, non-negative times; memory is reported and consistent. */
+static void test_measurement(Backend *b) {
+    Error err = {{0}};
+    size_t free_bytes = 0, total = 0;
+    CHECK(b->ops->memory_info(b, &free_bytes, &total, &err) == 0, "memory_info: %s", err.msg);
+    CHECK(total > 0 && free_bytes <= total, "memory_info: %zu free of %zu", free_bytes, total);
+    size_t n = 1 << 22;
+    float *x = rand_buf(n, -1, 1), *y = poisoned(n);
+    b->ops->time_mark(b, 3);
+    for (int r = 0; r < 20; r++) b->ops->copy(b, y, x, (int64_t)n);
+    b->ops->time_mark(b, 5);
+    double busy = -1, backwards = 0;
+    CHECK(b->ops->time_elapsed(b, 3, 5, &busy, &err) == 0, "time_elapsed: %s", err.msg);
+    CHECK(b->ops->time_elapsed(b, 5, 3, &backwards, &err) == 0, "time_elapsed: %s", err.msg);
+    CHECK(busy > 0 && busy < 60 && backwards == -busy, "20 copies of 16 MiB timed at %g s (reversed: %g)", busy, backwards);
+    CHECK(b->ops->time_elapsed(b, -1, 5, &busy, &err) != 0, "slot -1 accepted");
+    CHECK(y[n - 1] == x[n - 1], "copy wrote its output");
+    free(x), free(y);
+}
+
 int main(void) {
     Error err;
     BackendOptions opt = {.threads = 1};
@@ -286,6 +306,7 @@ int main(void) {
     test_policy_head(b);
     test_optimizer(b);
     test_sampling(b);
+    test_measurement(b);
     b->ops->destroy(b);
     return test_finish("cpu_ops", 0);
 }

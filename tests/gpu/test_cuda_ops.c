@@ -76,6 +76,61 @@ static void test_gemm(Backends *bk, double tol, const char *label) {
     gemm_case(bk, 256, 17, 256, 0, 0, 0, 4, 0, 1, 0, tol, label);
 }
 
+/* gemm_bias_activation on a layer's shapes (X·Wᵀ + b, input shared by the members or not),
+ * buffers 16-byte aligned and not, in the backend bk was opened with. */
+static void layer_case(Backends *bk, int rows, int in, int out, int members, int shared, int offset, int act,
+                      double tol, const char *label) {
+    Mirror X = mirror_new(bk, (size_t)(shared ? 1 : members) * rows * in, offset);
+    Mirror W = mirror_new(bk, (size_t)members * out * in, offset);
+    Mirror bias = mirror_new(bk, (size_t)members * out, offset);
+    Mirror Y = mirror_new(bk, (size_t)members * rows * out, offset);
+    mirror_fill(bk, &X, -1, 1);
+    mirror_fill(bk, &W, -1, 1);
+    mirror_fill(bk, &bias, -1, 1);
+    mirror_poison(bk, &Y);
+    GemmArgs g = {.trans_a = 0, .trans_b = 1, .m = rows, .n = out, .k = in, .alpha = 1, .beta = 0,
+                  .lda = in, .stride_a = shared ? 0 : (int64_t)rows * in, .ldb = in, .stride_b = (int64_t)out * in,
+                  .ldc = out, .stride_c = (int64_t)rows * out, .batch = members};
+    Activation a = act ? ACTIVATION_RELU : ACTIVATION_NONE;
+    g.a = X.cpu, g.b = W.cpu, g.c = Y.cpu;
+    bk->cpu->ops->gemm_bias_activation(bk->cpu, &g, bias.cpu, a);
+    g.a = X.gpu, g.b = W.gpu, g.c = Y.gpu;
+    bk->gpu->ops->gemm_bias_activation(bk->gpu, &g, bias.gpu, a);
+    char what[200];
+    snprintf(what, sizeof what, "gemm_bias_activation %s rows=%d in=%d out=%d E=%d shared=%d offset=%d relu=%d", label,
+             rows, in, out, members, shared, offset, act);
+    mirror_check(bk->gpu, &Y, tol, what);
+    mirror_free(bk, &X), mirror_free(bk, &W), mirror_free(bk, &bias), mirror_free(bk, &Y);
+}
+
+/* With epilogues on, the trainer's aligned shapes must really take the fused path (otherwise
+ * this test would pass on the fallback alone); unaligned ones may fall back. */
+static void test_gemm_bias_activation(Backends *bk, int epilogues, double tol, const char *label) {
+    static const int widths[][2] = {{17, 256}, {256, 256}, {256, 1}, {256, 6}, {23, 256}, {3, 5}, {257, 129}};
+    int64_t fused0, unfused0, fused1, unfused1;
+    cuda_debug_epilogue_calls(bk->gpu, &fused0, &unfused0);
+    for (int w = 0; w < 7; w++)
+        for (int ri = 0; ri < N_ROWS; ri++)
+            for (int act = 0; act < 2; act++)
+                layer_case(bk, rows_set[ri], widths[w][0], widths[w][1], ri % 2 ? 2 : 4, (ri + act) % 2, 0, act, tol,
+                           label);
+    /* The trainer's shapes at B = 256 and E = 2 critics, aligned. */
+    layer_case(bk, 256, 23, 256, 2, 1, 0, 1, tol, label);
+    layer_case(bk, 256, 256, 256, 2, 0, 0, 1, tol, label);
+    layer_case(bk, 256, 256, 1, 2, 0, 0, 0, tol, label);
+    cuda_debug_epilogue_calls(bk->gpu, &fused1, &unfused1);
+    int64_t aligned_fused = fused1 - fused0;
+    for (int offset = 1; offset < 3; offset++) layer_case(bk, 255, 17, 256, 3, 1, offset, 1, tol, label);
+    cuda_debug_epilogue_calls(bk->gpu, &fused1, &unfused1);
+    printf("gemm_bias_activation %s: %lld calls fused, %lld as GEMM + bias kernel\n", label, (long long)(fused1 - fused0),
+           (long long)(unfused1 - unfused0));
+    if (epilogues)
+        CHECK(aligned_fused >= 3, "epilogues on, but cuBLASLt fused only %lld of the aligned trainer-shaped calls",
+              (long long)aligned_fused);
+    else
+        CHECK(fused1 == fused0, "epilogues off, yet %lld calls took the cuBLASLt path", (long long)(fused1 - fused0));
+}
+
 /* ---- layers ------------------------------------------------------------------------------------------ */
 
 static void test_bias_activation(Backends *bk) {
@@ -541,6 +596,39 @@ static void test_alloc_error(Backends *bk) {
     CHECK(bk->gpu->ops->status(bk->gpu, &err) == 0, "a failed alloc poisoned the backend: %s", err.msg);
 }
 
+/* ---- measurement ------------------------------------------------------------------------------------------- */
+
+/* Stamps around a known amount of device work: a positive, ordered, plausible time; memory
+ * that grows by what was allocated. */
+static void test_measurement(Backends *bk) {
+    Backend *g = bk->gpu;
+    Error err = {{0}};
+    size_t free0 = 0, total = 0, free1 = 0;
+    CHECK(g->ops->memory_info(g, &free0, &total, &err) == 0, "memory_info: %s", err.msg);
+    CHECK(free0 > 0 && free0 <= total, "memory_info: %zu free of %zu", free0, total);
+    int64_t n = (int64_t)64 << 20;  /* 256 MiB of floats */
+    float *x = g->ops->alloc(g, sizeof(float) * n, &err), *y = g->ops->alloc(g, sizeof(float) * n, &err);
+    CHECK(x && y, "alloc: %s", err.msg);
+    if (!x || !y) return;
+    CHECK(g->ops->memory_info(g, &free1, &total, &err) == 0, "memory_info: %s", err.msg);
+    CHECK(free0 >= free1 + 2 * sizeof(float) * (size_t)n, "512 MiB allocated, free fell only from %zu to %zu", free0, free1);
+    g->ops->time_mark(g, 0);
+    for (int r = 0; r < 10; r++) g->ops->copy(g, r & 1 ? x : y, r & 1 ? y : x, n);
+    g->ops->time_mark(g, 1);
+    g->ops->time_mark(g, 2);
+    double busy = -1, empty = -1, backwards = 0;
+    CHECK(g->ops->time_elapsed(g, 0, 1, &busy, &err) == 0, "time_elapsed: %s", err.msg);
+    CHECK(g->ops->time_elapsed(g, 1, 2, &empty, &err) == 0, "time_elapsed: %s", err.msg);
+    CHECK(g->ops->time_elapsed(g, 2, 0, &backwards, &err) == 0, "time_elapsed: %s", err.msg);
+    /* 10 copies of 256 MiB move 5 GiB: more than 0.5 ms at any bandwidth a GPU has, less than 5 s. */
+    CHECK(busy > 5e-4 && busy < 5, "10 copies of 256 MiB timed at %g s", busy);
+    CHECK(empty >= 0 && empty < busy, "an empty interval timed at %g s (busy one %g s)", empty, busy);
+    CHECK(backwards < 0, "a reversed interval is negative: %g s", backwards);
+    CHECK(g->ops->time_elapsed(g, 0, BACKEND_TIME_SLOTS, &busy, &err) != 0, "slot out of range accepted");
+    g->ops->release(g, x);
+    g->ops->release(g, y);
+}
+
 int main(void) {
     if (!gpu_available("cuda_ops")) return TEST_SKIP;
     Backends bk;
@@ -551,6 +639,7 @@ int main(void) {
     printf("cuda_ops: %s\n", desc);
 
     test_gemm(&bk, TOL_FP32, "fp32");
+    test_gemm_bias_activation(&bk, 0, TOL_FP32, "fp32");
     test_bias_activation(&bk);
     test_relu_backward(&bk);
     test_column_sums(&bk);
@@ -563,6 +652,7 @@ int main(void) {
     test_init_uniform(&bk);
     test_sample_batch(&bk);
     test_alloc_error(&bk);
+    test_measurement(&bk);
     Error err;
     CHECK(bk.gpu->ops->status(bk.gpu, &err) == 0, "status after the fp32 ops: %s", err.msg);
     backends_close(&bk);
@@ -570,8 +660,20 @@ int main(void) {
     opt.precision = PRECISION_TF32;
     if (backends_open(&bk, &opt) == 0) {
         test_gemm(&bk, TOL_TF32, "tf32");
+        test_gemm_bias_activation(&bk, 0, TOL_TF32, "tf32");
         CHECK(bk.gpu->ops->status(bk.gpu, &err) == 0, "status after the tf32 GEMMs: %s", err.msg);
     }
     backends_close(&bk);
+
+    /* The layers' bias and ReLU fused into cuBLASLt's GEMM epilogue, fp32 and tf32. */
+    opt.gemm_epilogues = 1;
+    for (int tf32 = 0; tf32 < 2; tf32++) {
+        opt.precision = tf32 ? PRECISION_TF32 : PRECISION_FP32;
+        if (backends_open(&bk, &opt) == 0) {
+            test_gemm_bias_activation(&bk, 1, tf32 ? TOL_TF32 : TOL_FP32, tf32 ? "tf32 epilogues" : "fp32 epilogues");
+            CHECK(bk.gpu->ops->status(bk.gpu, &err) == 0, "status after the fused GEMMs: %s", err.msg);
+        }
+        backends_close(&bk);
+    }
     return test_finish("cuda_ops", 0);
 }

@@ -1,5 +1,6 @@
 /* test_cuda_train.c — the CUDA backend computes the CPU backend's update, through iql_step():
- *   - one step and 1000 steps, both value-target modes, same init and same batches;
+ *   - one step and 1000 steps, both value-target modes, same init and same batches, with the
+ *     layers' bias and ReLU as kernels and fused into cuBLASLt's GEMM epilogue;
  *   - a captured graph replays exactly what eager launches compute;
  *   - host-memory replay gives the same run as device-memory replay;
  *   - a P = 8 population equals 8 single runs member by member.
@@ -47,12 +48,12 @@ typedef struct {
     IqlState *s;
 } Trainer;
 
-static Trainer make(int cuda, int graphs, ReplayKind replay, const Config *base, const MemberSpec *m, int P,
-                    const Data *d) {
+static Trainer make(int cuda, int graphs, int epilogues, ReplayKind replay, const Config *base, const MemberSpec *m,
+                    int P, const Data *d) {
     Config cfg = *base;
     cfg.replay = replay;
     Error err;
-    BackendOptions opt = {.threads = 0, .precision = PRECISION_FP32, .use_graphs = graphs};
+    BackendOptions opt = {.threads = 0, .precision = PRECISION_FP32, .use_graphs = graphs, .gemm_epilogues = epilogues};
     Trainer t = {0};
     t.b = cuda ? cuda_backend_create(&opt, &err) : cpu_backend_create(&opt, &err);
     CHECK(t.b != NULL, "backend: %s", err.msg);
@@ -104,22 +105,31 @@ int main(void) {
         Config c = cfg;
         c.value_target = mode ? VALUE_TARGET_Q : VALUE_TARGET_TD;
         c.target_update_rate = mode ? 0.005 : 1.0;
-        Trainer cpu = make(0, 0, REPLAY_AUTO, &c, &m, 1, &d), gpu = make(1, 1, REPLAY_DEVICE, &c, &m, 1, &d);
-        CHECK(compare(&cpu, 0, &gpu, 0, np, nt) == 0.0, "mode %d: identical initialisation (cuRAND = CPU Philox)", mode);
-        run(&cpu, 1), run(&gpu, 1);
-        double e1 = compare(&cpu, 0, &gpu, 0, np, nt);
-        CHECK(e1 < 1e-5, "mode %d: one step, GPU vs CPU rel error %.3g", mode, e1);
-        run(&cpu, 999), run(&gpu, 999);
-        double e1000 = compare(&cpu, 0, &gpu, 0, np, nt);
-        printf("value_target %s: GPU vs CPU relative error after 1 step %.3g, after 1000 steps %.3g\n",
-               mode ? "q" : "td", e1, e1000);
-        /* fp32 rounding differs in reduction order; over 1000 Adam steps it grows but stays small. */
-        CHECK(e1000 < 1e-3, "mode %d: 1000 steps, GPU vs CPU rel error %.3g", mode, e1000);
-        destroy(&cpu), destroy(&gpu);
+        /* The GPU twice: a GEMM then the bias kernel, and both fused in cuBLASLt's epilogue. */
+        Trainer cpu = make(0, 0, 0, REPLAY_AUTO, &c, &m, 1, &d);
+        Trainer gpu[2] = {make(1, 1, 0, REPLAY_DEVICE, &c, &m, 1, &d), make(1, 1, 1, REPLAY_DEVICE, &c, &m, 1, &d)};
+        double e1[2], e1000[2];
+        for (int ep = 0; ep < 2; ep++)
+            CHECK(compare(&cpu, 0, &gpu[ep], 0, np, nt) == 0.0,
+                  "mode %d epilogues %d: identical initialisation (cuRAND = CPU Philox)", mode, ep);
+        run(&cpu, 1), run(&gpu[0], 1), run(&gpu[1], 1);
+        for (int ep = 0; ep < 2; ep++) {
+            e1[ep] = compare(&cpu, 0, &gpu[ep], 0, np, nt);
+            CHECK(e1[ep] < 1e-5, "mode %d epilogues %d: one step, GPU vs CPU rel error %.3g", mode, ep, e1[ep]);
+        }
+        run(&cpu, 999), run(&gpu[0], 999), run(&gpu[1], 999);
+        for (int ep = 0; ep < 2; ep++) {
+            e1000[ep] = compare(&cpu, 0, &gpu[ep], 0, np, nt);
+            printf("value_target %s, gemm epilogues %s: GPU vs CPU relative error after 1 step %.3g, after 1000 "
+                   "steps %.3g\n", mode ? "q" : "td", ep ? "on" : "off", e1[ep], e1000[ep]);
+            /* fp32 rounding differs in reduction order; over 1000 Adam steps it grows but stays small. */
+            CHECK(e1000[ep] < 1e-3, "mode %d epilogues %d: 1000 steps, GPU vs CPU rel error %.3g", mode, ep, e1000[ep]);
+        }
+        destroy(&cpu), destroy(&gpu[0]), destroy(&gpu[1]);
     }
 
-    Trainer eager = make(1, 0, REPLAY_DEVICE, &cfg, &m, 1, &d), graph = make(1, 1, REPLAY_DEVICE, &cfg, &m, 1, &d);
-    Trainer host = make(1, 1, REPLAY_HOST, &cfg, &m, 1, &d);
+    Trainer eager = make(1, 0, 0, REPLAY_DEVICE, &cfg, &m, 1, &d), graph = make(1, 1, 0, REPLAY_DEVICE, &cfg, &m, 1, &d);
+    Trainer host = make(1, 1, 0, REPLAY_HOST, &cfg, &m, 1, &d);
     run(&eager, 200), run(&graph, 200), run(&host, 200);
     CHECK(compare(&eager, 0, &graph, 0, np, nt) == 0.0, "graph replay equals eager launches (bitwise)");
     CHECK(compare(&host, 0, &graph, 0, np, nt) == 0.0, "host replay equals device replay (bitwise)");
@@ -127,10 +137,10 @@ int main(void) {
 
     MemberSpec pop[8];
     for (int p = 0; p < 8; p++) pop[p] = (MemberSpec){.tau = 0.6 + 0.04 * p, .beta = 0.5 + p, .seed = 100 + (uint64_t)p};
-    Trainer all = make(1, 1, REPLAY_DEVICE, &cfg, pop, 8, &d);
+    Trainer all = make(1, 1, 0, REPLAY_DEVICE, &cfg, pop, 8, &d);
     run(&all, 50);
     for (int p = 0; p < 8; p++) {
-        Trainer single = make(1, 1, REPLAY_DEVICE, &cfg, &pop[p], 1, &d);
+        Trainer single = make(1, 1, 0, REPLAY_DEVICE, &cfg, &pop[p], 1, &d);
         run(&single, 50);
         double e = compare(&all, p, &single, 0, np, nt);
         CHECK(e < 1e-5, "P=8 member %d equals its single run: rel error %.3g", p, e);
