@@ -2,7 +2,7 @@
  *
  *   bench_step [--device cpu|cuda] [--batch B] [--members P] [--hidden 256,256] [--steps K]
  *              [--threads T] [--rho 1|0.005] [--precision fp32|tf32] [--no-graphs] [--gemm-epilogues]
- *              [--count-only] [--phases]
+ *              [--parallel-nets] [--count-only] [--phases]
  *
  * Builds a random in-memory dataset (S = 17, A = 6, like hopper/walker), creates the population
  * and times K steps after a warm-up. Prints steps/s, samples/s, member-steps/s, the FLOPs of one
@@ -92,13 +92,14 @@ static void measure_ceilings(Backend *b, int cpu, double *gemm_rate, double *ban
 int main(int argc, char **argv) {
     Config cfg;
     config_defaults(&cfg);
-    int members = 1, steps = 0, threads = 0, graphs = 1, epilogues = 0, count_only = 0, profile = 0;
+    int members = 1, steps = 0, threads = 0, graphs = 1, epilogues = 0, parallel = 0, count_only = 0, profile = 0;
     DeviceKind device = DEVICE_CPU;
     Error err = {{0}};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--no-graphs")) { graphs = 0; continue; }
         if (!strcmp(a, "--gemm-epilogues")) { epilogues = 1; continue; }
+        if (!strcmp(a, "--parallel-nets")) { parallel = 1; continue; }
         if (!strcmp(a, "--count-only")) { count_only = 1; continue; }
         if (!strcmp(a, "--phases")) { profile = 1; continue; }
         if (!v) { fprintf(stderr, "bench_step: %s needs a value\n", a); return 2; }
@@ -141,7 +142,8 @@ int main(int argc, char **argv) {
     ReplaySource src = {.n = N, .n_states = N + 1, .obs_dim = S, .act_dim = A, .states = states, .state_row = rows,
                         .next_row = next_rows, .actions = actions, .rewards = rewards, .terminals = terminals};
 
-    BackendOptions bopt = {.threads = threads, .precision = cfg.precision, .use_graphs = graphs, .gemm_epilogues = epilogues};
+    BackendOptions bopt = {.threads = threads, .precision = cfg.precision, .use_graphs = graphs, .gemm_epilogues = epilogues,
+                           .parallel_nets = parallel};
     Backend *b = backend_select(device, &bopt, 0, &err);
     if (!b) { fprintf(stderr, "bench_step: %s\n", err.msg); return 1; }
     MemberSpec *specs = malloc(sizeof *specs * members);
@@ -178,8 +180,8 @@ int main(int argc, char **argv) {
     printf("device        %s\n", desc);
     printf("shape         B=%d P=%d hidden=", cfg.batch_size, members);
     for (int i = 0; i < cfg.n_hidden; i++) printf("%s%d", i ? "," : "", cfg.hidden[i]);
-    printf(" S=%d A=%d rho=%g precision=%s graphs=%d gemm-epilogues=%d\n", S, A, cfg.target_update_rate,
-           cfg.precision == PRECISION_TF32 ? "tf32" : "fp32", graphs, epilogues);
+    printf(" S=%d A=%d rho=%g precision=%s graphs=%d gemm-epilogues=%d parallel-nets=%d\n", S, A,
+           cfg.target_update_rate, cfg.precision == PRECISION_TF32 ? "tf32" : "fp32", graphs, epilogues, parallel);
     printf("steps/s       %.1f   (%d steps in %.3f s)\n", sps, steps, elapsed);
     printf("samples/s     %.4g\n", sps * cfg.batch_size);
     printf("member-steps/s %.1f\n", sps * members);

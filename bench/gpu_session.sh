@@ -70,11 +70,14 @@ stage_tests() {
 }
 
 stage_bench() {
+  local fast="--gemm-epilogues --parallel-nets"
   local runs=(
-    "--batch 256 --phases" "--batch 256 --gemm-epilogues --phases" "--batch 256 --no-graphs" "--batch 256 --rho 0.005"
-    "--batch 4096 --phases" "--batch 65536 --phases" "--batch 65536 --gemm-epilogues"
-    "--batch 65536 --precision tf32" "--batch 65536 --precision tf32 --gemm-epilogues"
-    "--batch 256 --members 64" "--batch 256 --members 64 --gemm-epilogues" "--batch 256 --members 64 --rho 0.005"
+    "--batch 256 --phases" "--batch 256 --gemm-epilogues" "--batch 256 --parallel-nets" "--batch 256 $fast --phases"
+    "--batch 256 --no-graphs" "--batch 256 --rho 0.005" "--batch 256 --rho 0.005 $fast"
+    "--batch 4096 --phases" "--batch 4096 $fast"
+    "--batch 65536 --phases" "--batch 65536 $fast --phases" "--batch 65536 --precision tf32"
+    "--batch 65536 --precision tf32 $fast"
+    "--batch 256 --members 64" "--batch 256 --members 64 $fast" "--batch 256 --members 64 --rho 0.005"
   )
   for args in "${runs[@]}"; do
     [ "$(left)" -gt 30 ] || { summary "bench: out of time before $args"; break; }
@@ -106,16 +109,20 @@ with h5py.File("gpu-data.h5", "w") as f:
     f["rewards"] = rng.normal(size=n).astype(np.float32)
     f["terminals"] = np.zeros(n, bool); f["timeouts"] = np.zeros(n, bool)
 PY
-  for tool in memcheck racecheck; do
-    [ "$(left)" -gt 40 ] || { summary "sanitize: out of time before $tool"; break; }
-    for replay in device host; do
-      timeout $(( $(left) < 120 ? $(left) : 120 )) "$sanitizer" --tool $tool --error-exitcode 9 \
-        build-gpu/cuiql train --dataset gpu-data.h5 --out "gpu-run-$tool-$replay" --steps 20 --device cuda \
-        --set log_every=10 --set replay=$replay --quiet >"$LOGS/sanitizer-$tool-$replay.log" 2>&1
-      local rc=$?
-      summary "sanitize $tool replay=$replay: exit $rc ($(grep -m1 'ERROR SUMMARY' "$LOGS/sanitizer-$tool-$replay.log" ||
-        tail -1 "$LOGS/sanitizer-$tool-$replay.log"))"
-    done
+  local runs=(
+    "memcheck replay=device" "memcheck replay=host" "memcheck replay=device --gemm-epilogues --parallel-nets"
+    "racecheck replay=device" "racecheck replay=device --gemm-epilogues --parallel-nets"
+  )
+  local i=0
+  for run in "${runs[@]}"; do
+    [ "$(left)" -gt 40 ] || { summary "sanitize: out of time before $run"; break; }
+    set -- $run
+    i=$((i + 1))
+    timeout $(( $(left) < 120 ? $(left) : 120 )) "$sanitizer" --tool "$1" --error-exitcode 9 \
+      build-gpu/cuiql train --dataset gpu-data.h5 --out "gpu-run-$i" --steps 20 --device cuda \
+      --set log_every=10 --set "$2" "${@:3}" --quiet >"$LOGS/sanitizer-$i.log" 2>&1
+    local rc=$?
+    summary "sanitize $run: exit $rc ($(grep -m1 'ERROR SUMMARY' "$LOGS/sanitizer-$i.log" || tail -1 "$LOGS/sanitizer-$i.log"))"
   done
 }
 

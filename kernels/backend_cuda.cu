@@ -111,11 +111,14 @@ void cuda_drop_graphs(CudaBackend *cb) {
     cb->next_graph_slot = 0;
 }
 
+static void lanes_destroy(CudaBackend *cb);
+
 static void cuda_destroy(Backend *b) {
     CudaBackend *cb = (CudaBackend *)b;
     if (!cb) return;
     /* Teardown: errors are ignored, there is no one left to report them to. */
     if (cb->stream) cudaStreamSynchronize(cb->stream);
+    lanes_destroy(cb);
     for (int i = 0; i < CUDA_GRAPH_SLOTS; i++)
         if (cb->graphs[i].exec) cudaGraphExecDestroy(cb->graphs[i].exec);
     for (int i = 0; i < BACKEND_TIME_SLOTS; i++)
@@ -268,6 +271,75 @@ static void cuda_run_step(Backend *b, void (*issue)(void *), void *arg) {
     if (g) CUDA_RECORD(cb, cudaGraphLaunch(g->exec, cb->stream));
 }
 
+/* ---- lanes: fork/join ------------------------------------------------------------------------- */
+
+/* Without parallel_nets every lane is the step stream and these only check their arguments. */
+void cuda_fork(Backend *b, int lanes) {
+    CudaBackend *cb = (CudaBackend *)b;
+    if (cb->lanes_open) {
+        cuda_record_error(cb, "fork", __func__, __FILE__, __LINE__, "invalid argument", "fork inside an open fork");
+        return;
+    }
+    if (!cb->parallel_nets || lanes < 2) return;
+    cb->lanes_open = lanes < CUDA_LANES ? lanes : CUDA_LANES;
+    /* Inside a capture this event is what pulls the lane streams into the graph. */
+    CUDA_RECORD(cb, cudaEventRecord(cb->fork_event, cb->stream));
+    for (int i = 1; i < cb->lanes_open; i++) CUDA_RECORD(cb, cudaStreamWaitEvent(cb->lane_stream[i], cb->fork_event, 0));
+}
+
+void cuda_lane(Backend *b, int index) {
+    CudaBackend *cb = (CudaBackend *)b;
+    if (!cb->lanes_open) return;
+    int i = index % cb->lanes_open;  /* more lanes asked for than there are: they share */
+    cb->op_stream = cb->lane_stream[i];
+    cb->op_blas = cb->lane_blas[i];
+    cb->op_workspace = cb->lane_workspace[i];
+}
+
+void cuda_join(Backend *b) {
+    CudaBackend *cb = (CudaBackend *)b;
+    if (cb->lanes_open) {
+        for (int i = 1; i < cb->lanes_open; i++) {
+            CUDA_RECORD(cb, cudaEventRecord(cb->lane_done[i], cb->lane_stream[i]));
+            CUDA_RECORD(cb, cudaStreamWaitEvent(cb->stream, cb->lane_done[i], 0));
+        }
+        cb->lanes_open = 0;
+    }
+    cb->op_stream = cb->stream;
+    cb->op_blas = cb->blas;
+    cb->op_workspace = cb->blas_workspace;
+}
+
+static int lanes_create(CudaBackend *cb, Error *err) {
+    cb->lane_stream[0] = cb->stream;
+    cb->lane_blas[0] = cb->blas;
+    cb->lane_workspace[0] = cb->blas_workspace;
+    if (!cb->parallel_nets) return 0;
+    CUDA_RETURN_IF_ERROR(err, cudaEventCreateWithFlags(&cb->fork_event, cudaEventDisableTiming));
+    for (int i = 1; i < CUDA_LANES; i++) {
+        CUDA_RETURN_IF_ERROR(err, cudaStreamCreateWithFlags(&cb->lane_stream[i], cudaStreamNonBlocking));
+        CUDA_RETURN_IF_ERROR(err, cudaEventCreateWithFlags(&cb->lane_done[i], cudaEventDisableTiming));
+        CUBLAS_RETURN_IF_ERROR(err, cublasCreate(&cb->lane_blas[i]));
+        CUBLAS_RETURN_IF_ERROR(err, cublasSetStream(cb->lane_blas[i], cb->lane_stream[i]));
+        CUDA_RETURN_IF_ERROR(err, cudaMalloc(&cb->lane_workspace[i], CUDA_BLAS_WORKSPACE_BYTES));
+        CUBLAS_RETURN_IF_ERROR(err, cublasSetWorkspace(cb->lane_blas[i], cb->lane_workspace[i], CUDA_BLAS_WORKSPACE_BYTES));
+        CUBLAS_RETURN_IF_ERROR(err, cublasSetPointerMode(cb->lane_blas[i], CUBLAS_POINTER_MODE_HOST));
+        CUBLAS_RETURN_IF_ERROR(err, cublasSetMathMode(cb->lane_blas[i], CUBLAS_DEFAULT_MATH));
+    }
+    return 0;
+}
+
+static void lanes_destroy(CudaBackend *cb) {
+    for (int i = 1; i < CUDA_LANES; i++) {
+        if (cb->lane_stream[i]) cudaStreamSynchronize(cb->lane_stream[i]);
+        if (cb->lane_blas[i]) cublasDestroy(cb->lane_blas[i]);
+        if (cb->lane_workspace[i]) cudaFree(cb->lane_workspace[i]);
+        if (cb->lane_done[i]) cudaEventDestroy(cb->lane_done[i]);
+        if (cb->lane_stream[i]) cudaStreamDestroy(cb->lane_stream[i]);
+    }
+    if (cb->fork_event) cudaEventDestroy(cb->fork_event);
+}
+
 /* ---- measurement ------------------------------------------------------------------------------ */
 
 static void cuda_time_mark(Backend *b, int slot) {
@@ -311,6 +383,9 @@ static const BackendOps cuda_ops = {
     cuda_replay_create,
     cuda_replay_destroy,
     cuda_run_step,
+    cuda_fork,
+    cuda_lane,
+    cuda_join,
     cuda_prepare_step,
     cuda_finish_step,
     cuda_sample_batch,
@@ -336,6 +411,7 @@ static int setup(CudaBackend *cb, const BackendOptions *opt, Error *err) {
     cb->precision = opt ? opt->precision : PRECISION_FP32;
     cb->use_graphs = opt ? opt->use_graphs : 1;
     cb->gemm_epilogues = opt ? opt->gemm_epilogues : 0;
+    cb->parallel_nets = opt ? opt->parallel_nets : 0;
 
     CUDA_RETURN_IF_ERROR(err, cudaSetDevice(cb->device));
     cudaDeviceProp prop;
@@ -360,6 +436,8 @@ static int setup(CudaBackend *cb, const BackendOptions *opt, Error *err) {
     /* Default math: SGEMM stays in FP32 (TF32 needs CUBLAS_TF32_TENSOR_OP_MATH, never set);
      * tf32 precision is asked for per call, through the compute type (gemm.cu). */
     CUBLAS_RETURN_IF_ERROR(err, cublasSetMathMode(cb->blas, CUBLAS_DEFAULT_MATH));
+    if (lanes_create(cb, err)) return -1;
+    cuda_join(&cb->base);  /* no lane open: step ops go to the step stream */
     return 0;
 }
 

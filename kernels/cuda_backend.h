@@ -23,6 +23,9 @@
  * own up front (32 MiB is what NVIDIA recommends for Hopper). */
 #define CUDA_BLAS_WORKSPACE_BYTES ((size_t)32 << 20)
 
+/* Lanes of fork/join (backend.h): a step opens at most 5 (the forward passes). */
+#define CUDA_LANES 5
+
 /* Grid-stride kernels launch at most this many 256-thread blocks per SM: enough resident warps
  * to hide memory latency on each of the 132 SMs without a tail of tiny blocks. */
 #define CUDA_BLOCKS_PER_SM 8
@@ -57,11 +60,25 @@ struct CudaBackend {
     PrecisionKind precision;
     int use_graphs;
     int gemm_epilogues;
+    int parallel_nets;
 
-    cudaStream_t stream;     /* every step operation */
+    cudaStream_t stream;     /* the step stream: graphs are captured on it, lanes fork from it */
     cublasHandle_t blas;
     cublasLtHandle_t lt;
-    void *blas_workspace;    /* cuBLAS's and cuBLASLt's: their calls never overlap (one stream) */
+    void *blas_workspace;    /* cuBLAS's and cuBLASLt's on the step stream: their calls never overlap */
+
+    /* Where step operations go: the step stream and its cuBLAS handle and workspace, or those
+     * of the lane that lane() chose inside fork/join. */
+    cudaStream_t op_stream;
+    cublasHandle_t op_blas;
+    void *op_workspace;
+    /* Lanes 1.. (lane 0 is the step stream itself), each with a cuBLAS handle and workspace of
+     * its own, since concurrent GEMMs must not share a workspace. Created only with parallel_nets. */
+    int lanes_open;          /* lanes of the open fork; 0: none */
+    cudaStream_t lane_stream[CUDA_LANES];
+    cublasHandle_t lane_blas[CUDA_LANES];
+    void *lane_workspace[CUDA_LANES];
+    cudaEvent_t fork_event, lane_done[CUDA_LANES];
     LtPlan lt_plans[CUDA_LT_PLANS];
     int64_t lt_fused_calls, lt_unfused_calls;  /* gemm_bias_activation calls issued each way */
 
@@ -90,6 +107,11 @@ static inline int cuda_aligned16(const void *p) { return ((uintptr_t)p & 15u) ==
 /* Drops every captured graph: after a buffer or replay they may point at is freed, the next
  * run_step captures again. */
 void cuda_drop_graphs(CudaBackend *cb);
+
+/* backend_cuda.cu: fork/join */
+void cuda_fork(Backend *b, int lanes);
+void cuda_lane(Backend *b, int index);
+void cuda_join(Backend *b);
 
 /* gemm.cu */
 void cuda_gemm(Backend *b, const GemmArgs *g);

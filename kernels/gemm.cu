@@ -19,12 +19,12 @@ void cuda_gemm(Backend *b, const GemmArgs *g) {
     /* A stride of 0 is legal in cuBLAS: every batch entry reads the same operand. alpha and
      * beta are host values (pointer mode host), which a captured graph stores by value. */
     if (cb->precision == PRECISION_TF32) {
-        CUBLAS_RECORD(cb, cublasGemmStridedBatchedEx(cb->blas, op_b, op_a, g->n, g->m, g->k, &g->alpha, g->b, CUDA_R_32F,
+        CUBLAS_RECORD(cb, cublasGemmStridedBatchedEx(cb->op_blas, op_b, op_a, g->n, g->m, g->k, &g->alpha, g->b, CUDA_R_32F,
                                                      g->ldb, g->stride_b, g->a, CUDA_R_32F, g->lda, g->stride_a,
                                                      &g->beta, g->c, CUDA_R_32F, g->ldc, g->stride_c, g->batch,
                                                      CUBLAS_COMPUTE_32F_FAST_TF32, CUBLAS_GEMM_DEFAULT));
     } else {
-        CUBLAS_RECORD(cb, cublasSgemmStridedBatched(cb->blas, op_b, op_a, g->n, g->m, g->k, &g->alpha, g->b, g->ldb,
+        CUBLAS_RECORD(cb, cublasSgemmStridedBatched(cb->op_blas, op_b, op_a, g->n, g->m, g->k, &g->alpha, g->b, g->ldb,
                                                     g->stride_b, g->a, g->lda, g->stride_a, &g->beta, g->c, g->ldc,
                                                     g->stride_c, g->batch));
     }
@@ -116,7 +116,7 @@ static cublasStatus_t plan_build(CudaBackend *cb, LtPlan *p, const GemmArgs *g, 
                                             &result, &found);
     if (pref) cublasLtMatmulPreferenceDestroy(pref);
     if (st != CUBLAS_STATUS_SUCCESS) return st;
-    if (found < 1) return CUBLAS_STATUS_NOT_SUPPORTED;
+    if (found < 1 || result.state != CUBLAS_STATUS_SUCCESS) return CUBLAS_STATUS_NOT_SUPPORTED;
     p->algo = result.algo;
     return CUBLAS_STATUS_SUCCESS;
 }
@@ -183,8 +183,8 @@ void cuda_gemm_bias_activation(Backend *b, const GemmArgs *g, const float *bias,
     /* The bias pointer is this call's (plans are shared by layers of the same shape). */
     CUBLAS_RECORD(cb, cublasLtMatmulDescSetAttribute(p->desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof bias));
     CUBLAS_RECORD(cb, cublasLtMatmul(cb->lt, p->desc, &g->alpha, g->b, p->layout_a, g->a, p->layout_b, &g->beta, g->c,
-                                     p->layout_c, g->c, p->layout_c, &p->algo, cb->blas_workspace,
-                                     CUDA_BLAS_WORKSPACE_BYTES, cb->stream));
+                                     p->layout_c, g->c, p->layout_c, &p->algo, cb->op_workspace,
+                                     CUDA_BLAS_WORKSPACE_BYTES, cb->op_stream));
 }
 
 void cuda_debug_epilogue_calls(Backend *b, int64_t *fused, int64_t *unfused) {

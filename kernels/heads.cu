@@ -25,7 +25,7 @@ void cuda_value_critic_heads(Backend *b, const HeadsArgs *h) {
     if (n <= 0) return;
     float inv_batch = 1.0f / (float)h->rows;  /* the CPU's value, computed the same way */
     unsigned blocks = (unsigned)((n + HEAD_THREADS - 1) / HEAD_THREADS);
-    value_critic_heads_kernel<<<blocks, HEAD_THREADS, 0, cb->stream>>>(*h, inv_batch);
+    value_critic_heads_kernel<<<blocks, HEAD_THREADS, 0, cb->op_stream>>>(*h, inv_batch);
     CUDA_RECORD_LAUNCH(cb, value_critic_heads_kernel);
 }
 
@@ -45,6 +45,6 @@ void cuda_policy_head(Backend *b, const PolicyHeadArgs *h) {
     if (n <= 0) return;
     float inv_batch = 1.0f / (float)h->rows;
     unsigned blocks = (unsigned)((n + HEAD_THREADS - 1) / HEAD_THREADS);
-    policy_head_kernel<<<blocks, HEAD_THREADS, 0, cb->stream>>>(*h, inv_batch);
+    policy_head_kernel<<<blocks, HEAD_THREADS, 0, cb->op_stream>>>(*h, inv_batch);
     CUDA_RECORD_LAUNCH(cb, policy_head_kernel);
 }

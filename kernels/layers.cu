@@ -49,11 +49,11 @@ void cuda_bias_activation(Backend *b, float *y, const float *bias, int members, 
     int relu = act == ACTIVATION_RELU;
     if (cols % 4 == 0 && cuda_aligned16(y) && cuda_aligned16(bias)) {
         int64_t n4 = n / 4;
-        bias_activation_vec4_kernel<<<cuda_grid(cb, n4, LAYER_THREADS), LAYER_THREADS, 0, cb->stream>>>(
+        bias_activation_vec4_kernel<<<cuda_grid(cb, n4, LAYER_THREADS), LAYER_THREADS, 0, cb->op_stream>>>(
             reinterpret_cast<float4 *>(y), bias, n4, per_member, cols, relu);
         CUDA_RECORD_LAUNCH(cb, bias_activation_vec4_kernel);
     } else {
-        bias_activation_kernel<<<cuda_grid(cb, n, LAYER_THREADS), LAYER_THREADS, 0, cb->stream>>>(y, bias, n, per_member,
+        bias_activation_kernel<<<cuda_grid(cb, n, LAYER_THREADS), LAYER_THREADS, 0, cb->op_stream>>>(y, bias, n, per_member,
                                                                                                    cols, relu);
         CUDA_RECORD_LAUNCH(cb, bias_activation_kernel);
     }
@@ -84,7 +84,7 @@ void cuda_relu_backward(Backend *b, float *dy, const float *y, int64_t n) {
     CudaBackend *cb = (CudaBackend *)b;
     if (n <= 0) return;
     int vec4 = cuda_aligned16(dy) && cuda_aligned16(y);
-    relu_backward_kernel<<<cuda_grid(cb, vec4 ? (n + 3) / 4 : n, LAYER_THREADS), LAYER_THREADS, 0, cb->stream>>>(
+    relu_backward_kernel<<<cuda_grid(cb, vec4 ? (n + 3) / 4 : n, LAYER_THREADS), LAYER_THREADS, 0, cb->op_stream>>>(
         dy, y, n, vec4);
     CUDA_RECORD_LAUNCH(cb, relu_backward_kernel);
 }
@@ -126,7 +126,7 @@ void cuda_column_sums(Backend *b, float *out, const float *in, int members, int 
     if (members <= 0 || cols <= 0) return;
     dim3 block(COLSUM_TX, COLSUM_TY);
     dim3 grid((unsigned)((cols + COLSUM_TX - 1) / COLSUM_TX), (unsigned)(members < 65535 ? members : 65535));
-    column_sums_kernel<<<grid, block, 0, cb->stream>>>(out, in, members, rows, cols);
+    column_sums_kernel<<<grid, block, 0, cb->op_stream>>>(out, in, members, rows, cols);
     CUDA_RECORD_LAUNCH(cb, column_sums_kernel);
 }
 
@@ -154,6 +154,6 @@ row_sums_kernel(float *out, const float *in, int64_t rows, int cols) {
 void cuda_row_sums(Backend *b, float *out, const float *in, int64_t rows, int cols) {
     CudaBackend *cb = (CudaBackend *)b;
     if (rows <= 0) return;
-    row_sums_kernel<<<cuda_grid(cb, rows, ROWSUM_WARPS), ROWSUM_WARPS * 32, 0, cb->stream>>>(out, in, rows, cols);
+    row_sums_kernel<<<cuda_grid(cb, rows, ROWSUM_WARPS), ROWSUM_WARPS * 32, 0, cb->op_stream>>>(out, in, rows, cols);
     CUDA_RECORD_LAUNCH(cb, row_sums_kernel);
 }

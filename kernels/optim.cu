@@ -28,13 +28,13 @@ void cuda_prepare_step(Backend *b, StepScalars *scalars, const LrSchedule schedu
     CudaBackend *cb = (CudaBackend *)b;
     ScheduleSet sched;
     for (int g = 0; g < LR_GROUP_COUNT; g++) sched.g[g] = schedule[g];
-    prepare_step_kernel<<<1, 1, 0, cb->stream>>>(scalars, sched, beta1, beta2);
+    prepare_step_kernel<<<1, 1, 0, cb->op_stream>>>(scalars, sched, beta1, beta2);
     CUDA_RECORD_LAUNCH(cb, prepare_step_kernel);
 }
 
 void cuda_finish_step(Backend *b, StepScalars *scalars) {
     CudaBackend *cb = (CudaBackend *)b;
-    finish_step_kernel<<<1, 1, 0, cb->stream>>>(scalars);
+    finish_step_kernel<<<1, 1, 0, cb->op_stream>>>(scalars);
     CUDA_RECORD_LAUNCH(cb, finish_step_kernel);
 }
 
@@ -90,7 +90,7 @@ void cuda_adamw(Backend *b, const AdamWArgs *a) {
     int64_t limit = a->n < a->group_end[LR_GROUP_COUNT - 1] ? a->n : a->group_end[LR_GROUP_COUNT - 1];
     if (limit <= 0) return;
     int vec4 = cuda_aligned16(a->param) && cuda_aligned16(a->grad) && cuda_aligned16(a->m) && cuda_aligned16(a->v);
-    adamw_kernel<<<cuda_grid(cb, vec4 ? (limit + 3) / 4 : limit, OPTIM_THREADS), OPTIM_THREADS, 0, cb->stream>>>(
+    adamw_kernel<<<cuda_grid(cb, vec4 ? (limit + 3) / 4 : limit, OPTIM_THREADS), OPTIM_THREADS, 0, cb->op_stream>>>(
         *a, limit, vec4);
     CUDA_RECORD_LAUNCH(cb, adamw_kernel);
 }
@@ -118,7 +118,7 @@ void cuda_polyak(Backend *b, float *target, const float *online, float rho, int6
     CudaBackend *cb = (CudaBackend *)b;
     if (n <= 0) return;
     int vec4 = cuda_aligned16(target) && cuda_aligned16(online);
-    polyak_kernel<<<cuda_grid(cb, vec4 ? (n + 3) / 4 : n, OPTIM_THREADS), OPTIM_THREADS, 0, cb->stream>>>(
+    polyak_kernel<<<cuda_grid(cb, vec4 ? (n + 3) / 4 : n, OPTIM_THREADS), OPTIM_THREADS, 0, cb->op_stream>>>(
         target, online, rho, n, vec4);
     CUDA_RECORD_LAUNCH(cb, polyak_kernel);
 }
@@ -130,7 +130,7 @@ void cuda_polyak(Backend *b, float *target, const float *online, float rho, int6
 void cuda_copy(Backend *b, float *dst, const float *src, int64_t n) {
     CudaBackend *cb = (CudaBackend *)b;
     if (n <= 0) return;
-    CUDA_RECORD(cb, cudaMemcpyAsync(dst, src, sizeof(float) * (size_t)n, cudaMemcpyDeviceToDevice, cb->stream));
+    CUDA_RECORD(cb, cudaMemcpyAsync(dst, src, sizeof(float) * (size_t)n, cudaMemcpyDeviceToDevice, cb->op_stream));
 }
 
 /* ---- init_uniform: dst[j] = bound·(2·philox_uniform01(word j of stream (seed, subsequence)) − 1) ----------
@@ -157,7 +157,7 @@ init_uniform_kernel(float *dst, int64_t n, float bound, uint64_t seed, uint64_t 
 void cuda_init_uniform(Backend *b, float *dst, int64_t n, float bound, uint64_t seed, uint64_t subsequence) {
     CudaBackend *cb = (CudaBackend *)b;
     if (n <= 0) return;
-    init_uniform_kernel<<<cuda_grid(cb, (n + 3) / 4, OPTIM_THREADS), OPTIM_THREADS, 0, cb->stream>>>(dst, n, bound, seed,
+    init_uniform_kernel<<<cuda_grid(cb, (n + 3) / 4, OPTIM_THREADS), OPTIM_THREADS, 0, cb->op_stream>>>(dst, n, bound, seed,
                                                                                                      subsequence);
     CUDA_RECORD_LAUNCH(cb, init_uniform_kernel);
 }

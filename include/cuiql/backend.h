@@ -123,6 +123,8 @@ typedef struct {
     int use_graphs;            /* CUDA: capture each step as a graph (1) or run eagerly (0) */
     int gemm_epilogues;        /* CUDA: bias + activation fused into the GEMM through cuBLASLt
                                   (1), or a GEMM then a bias_activation kernel (0) */
+    int parallel_nets;         /* CUDA: fork's lanes run on streams of their own (1), or all on
+                                  the step stream (0) */
 } BackendOptions;
 
 typedef struct Backend Backend;
@@ -148,6 +150,14 @@ typedef struct {
      * the CUDA backend captures the first call as a graph and replays it afterwards, so issue
      * must make the same calls with the same arguments every time. */
     void (*run_step)(Backend *, void (*issue)(void *arg), void *arg);
+
+    /* Concurrency inside a step. fork(n) opens n lanes; lane(i) sends the calls after it to
+     * lane i; join() waits for every lane and closes them. Calls on different lanes must write
+     * disjoint memory. The CPU runs lanes in order; CUDA (with parallel_nets) gives each lane a
+     * stream forked from the step stream, which a captured graph keeps as parallel branches. */
+    void (*fork)(Backend *, int lanes);
+    void (*lane)(Backend *, int index);
+    void (*join)(Backend *);
 
     /* step operations */
     void (*prepare_step)(Backend *, StepScalars *scalars, const LrSchedule schedule[LR_GROUP_COUNT],

@@ -16,7 +16,7 @@ static void train_usage(FILE *out) {
             "usage: cuiql train [--config FILE] [--dataset FILE] [--out DIR] [--set KEY=VALUE]...\n"
             "                   [--steps N] [--device auto|cpu|cuda] [--resume] [--init-from CKPT]\n"
             "                   [--sweep KEY=V1,V2,...]... [--threads N] [--no-graphs] [--gemm-epilogues]\n"
-            "                   [--quiet]\n"
+            "                   [--parallel-nets] [--quiet]\n"
             "\n"
             "Trains IQL on an offline dataset (D4RL or Minari HDF5). Settings come from the seed's\n"
             "defaults, then --config, then --dataset/--set/--steps/--device in order.\n"
@@ -36,6 +36,8 @@ static void train_usage(FILE *out) {
             "  --no-graphs        CUDA backend: launch kernels one by one instead of replaying a graph\n"
             "  --gemm-epilogues   CUDA backend: fuse each layer's bias and ReLU into its GEMM (cuBLASLt);\n"
             "                     experimental until measured on a GPU (bench/RESULTS.md)\n"
+            "  --parallel-nets    CUDA backend: run the networks' forward and backward passes on streams\n"
+            "                     of their own, side by side; experimental likewise\n"
             "  --quiet            no progress lines\n"
             "  --help-config      every config key with its type, range, default and meaning\n");
 }
@@ -91,6 +93,7 @@ int cmd_train(int argc, char **argv) {
         else if (!strcmp(a, "--quiet")) optp->quiet = 1;
         else if (!strcmp(a, "--no-graphs")) optp->use_graphs = 0;
         else if (!strcmp(a, "--gemm-epilogues")) optp->gemm_epilogues = 1;
+        else if (!strcmp(a, "--parallel-nets")) optp->parallel_nets = 1;
         else if (!strcmp(a, "--config") || !strcmp(a, "--dataset") || !strcmp(a, "--out") || !strcmp(a, "--set") ||
                  !strcmp(a, "--steps") || !strcmp(a, "--device") || !strcmp(a, "--init-from") ||
                  !strcmp(a, "--sweep") || !strcmp(a, "--threads")) {

@@ -44,7 +44,8 @@ struct IqlState {
     float *act_v[MODEL_MAX_LAYERS], *act_v_next[MODEL_MAX_LAYERS];
     float *act_q[MODEL_MAX_LAYERS], *act_q_target[MODEL_MAX_LAYERS];
     float *act_pi[MODEL_MAX_LAYERS];
-    float *grad_scratch[2];        /* [2P, B, widest layer]: backprop ping-pong */
+    float *grad_scratch[NET_COUNT][2]; /* [E, B, widest layer]: backprop ping-pong, per network
+                                          (the networks' backward passes may run concurrently) */
 
     float *ones;                   /* [B] of 1.0: bias gradients are the GEMM 1ᵀ · dY */
     float *dv, *dq, *weight, *dpre, *dlog_std_elem;
@@ -92,7 +93,8 @@ static void mlp_forward(IqlState *s, const NetLayout *net, const float *weights_
 /* Backpropagates dout ([E, B, out_last], consumed) through the network, writing the
  * gradients of its weights and biases (each parameter gets exactly one contribution per
  * step, so they are written, not accumulated). */
-static void mlp_backward(IqlState *s, const NetLayout *net, const float *input, float *const *acts, float *dout) {
+static void mlp_backward(IqlState *s, NetId id, const float *input, float *const *acts, float *dout) {
+    const NetLayout *net = &s->layout.net[id];
     float *dy = dout;
     int scratch = 0;
     for (int l = net->n_layers - 1; l >= 0; l--) {
@@ -117,7 +119,7 @@ static void mlp_backward(IqlState *s, const NetLayout *net, const float *input, 
         };
         s->ops->gemm(s->b, &db);
         if (l == 0) break;
-        float *dx = s->grad_scratch[scratch];
+        float *dx = s->grad_scratch[id][scratch];
         GemmArgs dxa = {  /* dX_e = dY_e · W_e */
             .trans_a = 0, .trans_b = 0, .m = s->B, .n = in, .k = out, .alpha = 1.0f, .beta = 0.0f,
             .a = dy, .lda = out, .stride_a = (int64_t)s->B * out,
@@ -139,15 +141,27 @@ static void phase_sample(IqlState *s) {
     s->ops->sample_batch(s->b, s->replay, &s->sampling, s->scalars, &s->batch);
 }
 
-/* Forward passes, all at the pre-step parameters. */
+/* Forward passes, all at the pre-step parameters. They are independent, so each takes a lane
+ * of its own: on a GPU the small GEMMs of B = 256 fill a few SMs each, and side by side they
+ * fill more (the CPU runs lanes in order). */
 static void phase_forward(IqlState *s) {
     const NetLayout *value = &s->layout.net[NET_VALUE], *q = &s->layout.net[NET_Q], *pi = &s->layout.net[NET_POLICY];
     const Batch *batch = &s->batch;
+    int lane = 0;
+    s->ops->fork(s->b, s->use_target ? 5 : 4);
+    s->ops->lane(s->b, lane++);
     mlp_forward(s, value, s->params + value->begin, batch->state, s->act_v);
+    s->ops->lane(s->b, lane++);
     mlp_forward(s, value, s->params + value->begin, batch->next_state, s->act_v_next);
+    s->ops->lane(s->b, lane++);
     mlp_forward(s, q, s->params + q->begin, batch->state_action, s->act_q);
-    if (s->use_target) mlp_forward(s, q, s->target, batch->state_action, s->act_q_target);
+    if (s->use_target) {
+        s->ops->lane(s->b, lane++);
+        mlp_forward(s, q, s->target, batch->state_action, s->act_q_target);
+    }
+    s->ops->lane(s->b, lane++);
     mlp_forward(s, pi, s->params + pi->begin, batch->state, s->act_pi);
+    s->ops->join(s->b);
 }
 
 /* Losses and their gradients at the network outputs. */
@@ -156,15 +170,20 @@ static void phase_heads(IqlState *s) {
     s->ops->policy_head(s->b, &s->policy);
 }
 
-/* Backward passes into the one gradient buffer. */
+/* Backward passes into the one gradient buffer: each network writes its own part of it, so
+ * the three run on lanes of their own too. */
 static void phase_backward(IqlState *s) {
-    const NetLayout *value = &s->layout.net[NET_VALUE], *q = &s->layout.net[NET_Q], *pi = &s->layout.net[NET_POLICY];
     const Batch *batch = &s->batch;
-    mlp_backward(s, value, batch->state, s->act_v, s->dv);
-    mlp_backward(s, q, batch->state_action, s->act_q, s->dq);
-    mlp_backward(s, pi, batch->state, s->act_pi, s->dpre);
+    s->ops->fork(s->b, 3);
+    s->ops->lane(s->b, 0);
+    mlp_backward(s, NET_VALUE, batch->state, s->act_v, s->dv);
+    s->ops->lane(s->b, 1);
+    mlp_backward(s, NET_Q, batch->state_action, s->act_q, s->dq);
+    s->ops->lane(s->b, 2);
+    mlp_backward(s, NET_POLICY, batch->state, s->act_pi, s->dpre);
     if (!s->policy.deterministic)
-        s->ops->column_sums(s->b, s->grads + pi->log_std, s->dlog_std_elem, s->P, s->B, s->A);
+        s->ops->column_sums(s->b, s->grads + s->layout.net[NET_POLICY].log_std, s->dlog_std_elem, s->P, s->B, s->A);
+    s->ops->join(s->b);
 }
 
 /* The three optimisers are one fused pass; then the target critics move. */
@@ -320,8 +339,9 @@ IqlState *iql_create(Backend *b, const Config *cfg, const MemberSpec *members, i
         (s->use_target && alloc_activations(s, &L->net[NET_Q], s->act_q_target, err)) ||
         alloc_activations(s, &L->net[NET_POLICY], s->act_pi, err))
         goto fail;
-    for (int i = 0; i < 2; i++)
-        if (!(s->grad_scratch[i] = state_alloc(s, (size_t)2 * P * B * widest, err))) goto fail;
+    for (int n = 0; n < NET_COUNT; n++)
+        for (int i = 0; i < 2; i++)
+            if (!(s->grad_scratch[n][i] = state_alloc(s, (size_t)L->net[n].members * B * widest, err))) goto fail;
     if (!(s->ones = state_alloc(s, (size_t)B, err)) || !(s->dv = state_alloc(s, (size_t)P * B, err)) || !(s->dq = state_alloc(s, (size_t)2 * P * B, err)) ||
         !(s->weight = state_alloc(s, (size_t)P * B, err)) || !(s->dpre = state_alloc(s, (size_t)P * B * A, err)) ||
         !(s->dlog_std_elem = state_alloc(s, (size_t)P * B * A, err)) ||

@@ -486,7 +486,8 @@ int train_run(const TrainOptions *opt, int *interrupted, Error *err) {
     }
 
     BackendOptions bopt = {.threads = opt->threads, .device_index = 0, .precision = c->precision,
-                           .use_graphs = opt->use_graphs, .gemm_epilogues = opt->gemm_epilogues};
+                           .use_graphs = opt->use_graphs, .gemm_epilogues = opt->gemm_epilogues,
+                           .parallel_nets = opt->parallel_nets};
     if (!(run.backend = backend_select(c->device, &bopt, !opt->quiet, err))) goto done;
     MemberSpec *specs = malloc(sizeof *specs * run.P);
     if (!specs) {

@@ -30,6 +30,7 @@ typedef struct {
     int threads;                     /* CPU BLAS threads, 0 = all */
     int use_graphs;                  /* CUDA graphs (default 1) */
     int gemm_epilogues;              /* CUDA: bias + ReLU fused into the GEMMs (default 0) */
+    int parallel_nets;               /* CUDA: the networks on streams of their own (default 0) */
     int quiet;                       /* no progress lines */
 } TrainOptions;
 

@@ -241,6 +241,11 @@ static int cpu_memory_info(Backend *b, size_t *free_bytes, size_t *total_bytes, 
     return 0;
 }
 
+/* Lanes run in order: each op has finished when it returns. */
+static void cpu_fork(Backend *b, int lanes) { (void)b; (void)lanes; }
+static void cpu_lane(Backend *b, int index) { (void)b; (void)index; }
+static void cpu_join(Backend *b) { (void)b; }
+
 static const BackendOps cpu_ops = {
     .name = "cpu",
     .destroy = cpu_destroy,
@@ -254,6 +259,9 @@ static const BackendOps cpu_ops = {
     .replay_create = cpu_replay_create,
     .replay_destroy = cpu_replay_destroy,
     .run_step = cpu_run_step,
+    .fork = cpu_fork,
+    .lane = cpu_lane,
+    .join = cpu_join,
     .prepare_step = cpu_prepare_step,
     .finish_step = cpu_finish_step,
     .sample_batch = cpu_sample_batch,

@@ -1,6 +1,7 @@
 /* test_cuda_train.c — the CUDA backend computes the CPU backend's update, through iql_step():
- *   - one step and 1000 steps, both value-target modes, same init and same batches, with the
- *     layers' bias and ReLU as kernels and fused into cuBLASLt's GEMM epilogue;
+ *   - one step and 1000 steps, both value-target modes, same init and same batches, in each way
+ *     the backend can run a step (bias and ReLU as kernels or in cuBLASLt's GEMM epilogue; the
+ *     networks in order or on parallel streams);
  *   - a captured graph replays exactly what eager launches compute;
  *   - host-memory replay gives the same run as device-memory replay;
  *   - a P = 8 population equals 8 single runs member by member.
@@ -48,12 +49,18 @@ typedef struct {
     IqlState *s;
 } Trainer;
 
-static Trainer make(int cuda, int graphs, int epilogues, ReplayKind replay, const Config *base, const MemberSpec *m,
-                    int P, const Data *d) {
+/* The CUDA backend's ways of running the same step. */
+enum { FUSED = 1, PARALLEL = 2 };
+#define N_WAYS 4
+static const char *const way_names[N_WAYS] = {"plain", "gemm epilogues", "parallel nets", "epilogues + parallel"};
+
+static Trainer make(int cuda, int graphs, int way, ReplayKind replay, const Config *base, const MemberSpec *m, int P,
+                    const Data *d) {
     Config cfg = *base;
     cfg.replay = replay;
     Error err;
-    BackendOptions opt = {.threads = 0, .precision = PRECISION_FP32, .use_graphs = graphs, .gemm_epilogues = epilogues};
+    BackendOptions opt = {.threads = 0, .precision = PRECISION_FP32, .use_graphs = graphs,
+                          .gemm_epilogues = (way & FUSED) != 0, .parallel_nets = (way & PARALLEL) != 0};
     Trainer t = {0};
     t.b = cuda ? cuda_backend_create(&opt, &err) : cpu_backend_create(&opt, &err);
     CHECK(t.b != NULL, "backend: %s", err.msg);
@@ -105,35 +112,44 @@ int main(void) {
         Config c = cfg;
         c.value_target = mode ? VALUE_TARGET_Q : VALUE_TARGET_TD;
         c.target_update_rate = mode ? 0.005 : 1.0;
-        /* The GPU twice: a GEMM then the bias kernel, and both fused in cuBLASLt's epilogue. */
-        Trainer cpu = make(0, 0, 0, REPLAY_AUTO, &c, &m, 1, &d);
-        Trainer gpu[2] = {make(1, 1, 0, REPLAY_DEVICE, &c, &m, 1, &d), make(1, 1, 1, REPLAY_DEVICE, &c, &m, 1, &d)};
-        double e1[2], e1000[2];
-        for (int ep = 0; ep < 2; ep++)
-            CHECK(compare(&cpu, 0, &gpu[ep], 0, np, nt) == 0.0,
-                  "mode %d epilogues %d: identical initialisation (cuRAND = CPU Philox)", mode, ep);
-        run(&cpu, 1), run(&gpu[0], 1), run(&gpu[1], 1);
-        for (int ep = 0; ep < 2; ep++) {
-            e1[ep] = compare(&cpu, 0, &gpu[ep], 0, np, nt);
-            CHECK(e1[ep] < 1e-5, "mode %d epilogues %d: one step, GPU vs CPU rel error %.3g", mode, ep, e1[ep]);
+        /* The GPU in each of its ways: bias and ReLU as kernels or fused into cuBLASLt's GEMM
+         * epilogue, the networks one after another or side by side on streams of their own. */
+        Trainer cpu = make(0, 0, 0, REPLAY_AUTO, &c, &m, 1, &d), gpu[N_WAYS];
+        double e1[N_WAYS], e1000[N_WAYS];
+        for (int w = 0; w < N_WAYS; w++) {
+            gpu[w] = make(1, 1, w, REPLAY_DEVICE, &c, &m, 1, &d);
+            CHECK(compare(&cpu, 0, &gpu[w], 0, np, nt) == 0.0, "mode %d, %s: identical initialisation (cuRAND = CPU Philox)",
+                  mode, way_names[w]);
         }
-        run(&cpu, 999), run(&gpu[0], 999), run(&gpu[1], 999);
-        for (int ep = 0; ep < 2; ep++) {
-            e1000[ep] = compare(&cpu, 0, &gpu[ep], 0, np, nt);
-            printf("value_target %s, gemm epilogues %s: GPU vs CPU relative error after 1 step %.3g, after 1000 "
-                   "steps %.3g\n", mode ? "q" : "td", ep ? "on" : "off", e1[ep], e1000[ep]);
+        run(&cpu, 1);
+        for (int w = 0; w < N_WAYS; w++) {
+            run(&gpu[w], 1);
+            e1[w] = compare(&cpu, 0, &gpu[w], 0, np, nt);
+            CHECK(e1[w] < 1e-5, "mode %d, %s: one step, GPU vs CPU rel error %.3g", mode, way_names[w], e1[w]);
+        }
+        run(&cpu, 999);
+        for (int w = 0; w < N_WAYS; w++) {
+            run(&gpu[w], 999);
+            e1000[w] = compare(&cpu, 0, &gpu[w], 0, np, nt);
+            printf("value_target %s, %s: GPU vs CPU relative error after 1 step %.3g, after 1000 steps %.3g\n",
+                   mode ? "q" : "td", way_names[w], e1[w], e1000[w]);
             /* fp32 rounding differs in reduction order; over 1000 Adam steps it grows but stays small. */
-            CHECK(e1000[ep] < 1e-3, "mode %d epilogues %d: 1000 steps, GPU vs CPU rel error %.3g", mode, ep, e1000[ep]);
+            CHECK(e1000[w] < 1e-3, "mode %d, %s: 1000 steps, GPU vs CPU rel error %.3g", mode, way_names[w], e1000[w]);
         }
-        destroy(&cpu), destroy(&gpu[0]), destroy(&gpu[1]);
+        destroy(&cpu);
+        for (int w = 0; w < N_WAYS; w++) destroy(&gpu[w]);
     }
 
-    Trainer eager = make(1, 0, 0, REPLAY_DEVICE, &cfg, &m, 1, &d), graph = make(1, 1, 0, REPLAY_DEVICE, &cfg, &m, 1, &d);
-    Trainer host = make(1, 1, 0, REPLAY_HOST, &cfg, &m, 1, &d);
-    run(&eager, 200), run(&graph, 200), run(&host, 200);
-    CHECK(compare(&eager, 0, &graph, 0, np, nt) == 0.0, "graph replay equals eager launches (bitwise)");
-    CHECK(compare(&host, 0, &graph, 0, np, nt) == 0.0, "host replay equals device replay (bitwise)");
-    destroy(&eager), destroy(&graph), destroy(&host);
+    for (int w = 0; w < N_WAYS; w += PARALLEL) {  /* a captured graph with parallel branches too */
+        Trainer eager = make(1, 0, w, REPLAY_DEVICE, &cfg, &m, 1, &d), graph = make(1, 1, w, REPLAY_DEVICE, &cfg, &m, 1, &d);
+        Trainer host = make(1, 1, w, REPLAY_HOST, &cfg, &m, 1, &d);
+        run(&eager, 200), run(&graph, 200), run(&host, 200);
+        CHECK(compare(&eager, 0, &graph, 0, np, nt) == 0.0, "%s: graph replay equals eager launches (bitwise)",
+              way_names[w]);
+        CHECK(compare(&host, 0, &graph, 0, np, nt) == 0.0, "%s: host replay equals device replay (bitwise)",
+              way_names[w]);
+        destroy(&eager), destroy(&graph), destroy(&host);
+    }
 
     MemberSpec pop[8];
     for (int p = 0; p < 8; p++) pop[p] = (MemberSpec){.tau = 0.6 + 0.04 * p, .beta = 0.5 + p, .seed = 100 + (uint64_t)p};
