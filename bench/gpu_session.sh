@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # gpu_session.sh — everything a lent GPU is for, in one device call of under 10 minutes:
-# the GPU tests, the benchmarks, compute-sanitizer (memcheck, racecheck) over a short training
-# run, and the PyTorch and JAX peers on the same GPU. Each stage has a time limit and the
-# stages run in order of value, so a slow one cannot starve the rest.
+# the GPU tests, the benchmarks, compute-sanitizer (memcheck, racecheck, initcheck, synccheck)
+# over short training runs, and the PyTorch and JAX peers on the same GPU. Each stage has a
+# time limit and the stages run in order of value, so a slow one cannot starve the rest.
 #
 #   here:        tools/gpu_bundle.sh       (builds for sm_90 with the libraries the image lacks)
 #   device run:  carry ["gpu-bundle.tar.xz"], command "bash bench/gpu_session.sh [STAGE ...]"
 #
-# STAGE: tests, bench, sanitize, peers (default: all four). Without the bundle it builds on
+# STAGE: tests, bench, sanitize, peers, profile (default: the first four; profile runs Nsight
+# Compute over one B = 256 step). Without the bundle it builds on
 # the device, which works only where HDF5, OpenBLAS and libyaml are installed. Logs go to $OUT
 # (or ./gpu-out): summary.txt, bench.log, ctest-gpu.log and logs.tar.gz with everything.
 set -uo pipefail
@@ -112,6 +113,7 @@ PY
   local runs=(
     "memcheck replay=device" "memcheck replay=host" "memcheck replay=device --gemm-epilogues --parallel-nets"
     "racecheck replay=device" "racecheck replay=device --gemm-epilogues --parallel-nets"
+    "initcheck replay=device --gemm-epilogues --parallel-nets" "synccheck replay=device --parallel-nets"
   )
   local i=0
   for run in "${runs[@]}"; do
@@ -145,9 +147,27 @@ stage_peers() {
   done
 }
 
+# Per kernel of one steady-state B = 256 step (eager, so each op is its own launch): duration
+# and the share of the SMs' and memory's peak it reached, from Nsight Compute.
+stage_profile() {
+  local ncu
+  ncu=$(command -v ncu || find /usr/local /opt -name ncu -type f -perm -u+x -print -quit 2>/dev/null)
+  [ -n "$ncu" ] || { summary "profile: no ncu on this machine"; return; }
+  for flags in "" "--gemm-epilogues --parallel-nets"; do
+    local name=ncu-b256${flags:+-fast}
+    # Eager steps after the first few are all alike: 50 warm-up and 40 timed steps of 49–61
+    # launches, so launches 3300–3370 are one whole steady-state step in either variant.
+    timeout $(( $(left) < 150 ? $(left) : 150 )) "$ncu" --launch-skip 3300 --launch-count 70 --section SpeedOfLight \
+      --csv --page raw --metrics gpu__time_duration.sum build-gpu/bench/bench_step --device cuda --batch 256 \
+      --steps 40 --no-graphs $flags >"$LOGS/$name.csv" 2>"$LOGS/$name.err"
+    local rc=$?
+    summary "profile ${flags:-plain}: exit $rc, $(grep -c '^"[0-9]' "$LOGS/$name.csv") kernels (logs.tar.gz: $name.csv)"
+  done
+}
+
 for s in $stages; do
   case $s in
-    tests | bench | sanitize | peers) [ "$(left)" -gt 20 ] && "stage_$s" || summary "$s: skipped, out of time" ;;
-    *) summary "unknown stage $s (tests, bench, sanitize, peers)" ;;
+    tests | bench | sanitize | peers | profile) [ "$(left)" -gt 20 ] && "stage_$s" || summary "$s: skipped, out of time" ;;
+    *) summary "unknown stage $s (tests, bench, sanitize, peers, profile)" ;;
   esac
 done
