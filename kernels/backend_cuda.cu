@@ -296,6 +296,17 @@ void cuda_lane(Backend *b, int index) {
     cb->op_workspace = cb->lane_workspace[i];
 }
 
+void cuda_lane_wait(Backend *b, int waiter, int source) {
+    CudaBackend *cb = (CudaBackend *)b;
+    if (!cb->lanes_open) return;
+    int w = waiter % cb->lanes_open, src = source % cb->lanes_open;
+    if (w == src) return;  /* one stream: already in order */
+    /* One event per source lane is enough: a wait takes the event's latest record, which the
+     * host made just before it (in a capture too). */
+    CUDA_RECORD(cb, cudaEventRecord(cb->lane_mark[src], cb->lane_stream[src]));
+    CUDA_RECORD(cb, cudaStreamWaitEvent(cb->lane_stream[w], cb->lane_mark[src], 0));
+}
+
 void cuda_join(Backend *b) {
     CudaBackend *cb = (CudaBackend *)b;
     if (cb->lanes_open) {
@@ -316,6 +327,8 @@ static int lanes_create(CudaBackend *cb, Error *err) {
     cb->lane_workspace[0] = cb->blas_workspace;
     if (!cb->parallel_nets) return 0;
     CUDA_RETURN_IF_ERROR(err, cudaEventCreateWithFlags(&cb->fork_event, cudaEventDisableTiming));
+    for (int i = 0; i < CUDA_LANES; i++)
+        CUDA_RETURN_IF_ERROR(err, cudaEventCreateWithFlags(&cb->lane_mark[i], cudaEventDisableTiming));
     for (int i = 1; i < CUDA_LANES; i++) {
         CUDA_RETURN_IF_ERROR(err, cudaStreamCreateWithFlags(&cb->lane_stream[i], cudaStreamNonBlocking));
         CUDA_RETURN_IF_ERROR(err, cudaEventCreateWithFlags(&cb->lane_done[i], cudaEventDisableTiming));
@@ -337,6 +350,8 @@ static void lanes_destroy(CudaBackend *cb) {
         if (cb->lane_done[i]) cudaEventDestroy(cb->lane_done[i]);
         if (cb->lane_stream[i]) cudaStreamDestroy(cb->lane_stream[i]);
     }
+    for (int i = 0; i < CUDA_LANES; i++)
+        if (cb->lane_mark[i]) cudaEventDestroy(cb->lane_mark[i]);
     if (cb->fork_event) cudaEventDestroy(cb->fork_event);
 }
 
@@ -385,6 +400,7 @@ static const BackendOps cuda_ops = {
     cuda_run_step,
     cuda_fork,
     cuda_lane,
+    cuda_lane_wait,
     cuda_join,
     cuda_prepare_step,
     cuda_finish_step,

@@ -23,8 +23,8 @@
  * own up front (32 MiB is what NVIDIA recommends for Hopper). */
 #define CUDA_BLAS_WORKSPACE_BYTES ((size_t)32 << 20)
 
-/* Lanes of fork/join (backend.h): a step opens at most 5 (the forward passes). */
-#define CUDA_LANES 5
+/* Lanes of fork/join (backend.h): a step opens at most 6 (two per network's backward pass). */
+#define CUDA_LANES 6
 
 /* Grid-stride kernels launch at most this many 256-thread blocks per SM: enough resident warps
  * to hide memory latency on each of the 132 SMs without a tail of tiny blocks. */
@@ -79,6 +79,7 @@ struct CudaBackend {
     cublasHandle_t lane_blas[CUDA_LANES];
     void *lane_workspace[CUDA_LANES];
     cudaEvent_t fork_event, lane_done[CUDA_LANES];
+    cudaEvent_t lane_mark[CUDA_LANES];  /* lane_wait: the source lane's point so far */
     LtPlan lt_plans[CUDA_LT_PLANS];
     int64_t lt_fused_calls, lt_unfused_calls;  /* gemm_bias_activation calls issued each way */
 
@@ -111,6 +112,7 @@ void cuda_drop_graphs(CudaBackend *cb);
 /* backend_cuda.cu: fork/join */
 void cuda_fork(Backend *b, int lanes);
 void cuda_lane(Backend *b, int index);
+void cuda_lane_wait(Backend *b, int waiter, int source);
 void cuda_join(Backend *b);
 
 /* gemm.cu */

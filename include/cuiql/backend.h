@@ -152,11 +152,14 @@ typedef struct {
     void (*run_step)(Backend *, void (*issue)(void *arg), void *arg);
 
     /* Concurrency inside a step. fork(n) opens n lanes; lane(i) sends the calls after it to
-     * lane i; join() waits for every lane and closes them. Calls on different lanes must write
-     * disjoint memory. The CPU runs lanes in order; CUDA (with parallel_nets) gives each lane a
-     * stream forked from the step stream, which a captured graph keeps as parallel branches. */
+     * lane i; lane_wait(w, src) makes the calls lane w gets from now on wait for every call
+     * lane src has had so far; join() waits for every lane and closes them. A call on one lane
+     * may use another lane's output only after such a wait. The CPU runs everything in the
+     * order it is issued; CUDA (with parallel_nets) gives each lane a stream forked from the
+     * step stream, which a captured graph keeps as parallel branches. */
     void (*fork)(Backend *, int lanes);
     void (*lane)(Backend *, int index);
+    void (*lane_wait)(Backend *, int waiter, int source);
     void (*join)(Backend *);
 
     /* step operations */

@@ -44,8 +44,10 @@ struct IqlState {
     float *act_v[MODEL_MAX_LAYERS], *act_v_next[MODEL_MAX_LAYERS];
     float *act_q[MODEL_MAX_LAYERS], *act_q_target[MODEL_MAX_LAYERS];
     float *act_pi[MODEL_MAX_LAYERS];
-    float *grad_scratch[NET_COUNT][2]; /* [E, B, widest layer]: backprop ping-pong, per network
-                                          (the networks' backward passes may run concurrently) */
+    /* dL/d(output of layer l), [E, B, out_l], per network and hidden layer: one buffer each,
+     * not a ping-pong pair, because a layer's weight gradients (on their own lane) may still
+     * be reading one while the chain of dX products has moved on. */
+    float *grad_hidden[NET_COUNT][MODEL_MAX_LAYERS];
 
     float *ones;                   /* [B] of 1.0: bias gradients are the GEMM 1ᵀ · dY */
     float *dv, *dq, *weight, *dpre, *dlog_std_elem;
@@ -92,15 +94,22 @@ static void mlp_forward(IqlState *s, const NetLayout *net, const float *weights_
 
 /* Backpropagates dout ([E, B, out_last], consumed) through the network, writing the
  * gradients of its weights and biases (each parameter gets exactly one contribution per
- * step, so they are written, not accumulated). */
-static void mlp_backward(IqlState *s, NetId id, const float *input, float *const *acts, float *dout) {
+ * step, so they are written, not accumulated).
+ *
+ * Two lanes: `chain` carries dY down the layers (ReLU mask, then dX = dY·W), `weights` takes
+ * each layer's dW and db as soon as its dY is final. The chain is the critical path: half the
+ * launches of doing all three products per layer in one sequence. */
+static void mlp_backward(IqlState *s, NetId id, int chain, int weights, const float *input, float *const *acts,
+                         float *dout) {
     const NetLayout *net = &s->layout.net[id];
     float *dy = dout;
-    int scratch = 0;
     for (int l = net->n_layers - 1; l >= 0; l--) {
         int in = net->in[l], out = net->out[l];
         const float *x = l == 0 ? input : acts[l - 1];
+        s->ops->lane(s->b, chain);
         if (l + 1 < net->n_layers) s->ops->relu_backward(s->b, dy, acts[l], (int64_t)net->members * s->B * out);
+        s->ops->lane_wait(s->b, weights, chain);  /* dY_l is final */
+        s->ops->lane(s->b, weights);
         GemmArgs dw = {  /* dW_e = dY_eᵀ · X_e */
             .trans_a = 1, .trans_b = 0, .m = out, .n = in, .k = s->B, .alpha = 1.0f, .beta = 0.0f,
             .a = dy, .lda = out, .stride_a = (int64_t)s->B * out,
@@ -119,7 +128,8 @@ static void mlp_backward(IqlState *s, NetId id, const float *input, float *const
         };
         s->ops->gemm(s->b, &db);
         if (l == 0) break;
-        float *dx = s->grad_scratch[id][scratch];
+        s->ops->lane(s->b, chain);
+        float *dx = s->grad_hidden[id][l - 1];
         GemmArgs dxa = {  /* dX_e = dY_e · W_e */
             .trans_a = 0, .trans_b = 0, .m = s->B, .n = in, .k = out, .alpha = 1.0f, .beta = 0.0f,
             .a = dy, .lda = out, .stride_a = (int64_t)s->B * out,
@@ -128,7 +138,6 @@ static void mlp_backward(IqlState *s, NetId id, const float *input, float *const
         };
         s->ops->gemm(s->b, &dxa);
         dy = dx;
-        scratch ^= 1;
     }
 }
 
@@ -171,17 +180,14 @@ static void phase_heads(IqlState *s) {
 }
 
 /* Backward passes into the one gradient buffer: each network writes its own part of it, so
- * the three run on lanes of their own too. */
+ * the three run side by side too, on two lanes each (mlp_backward). */
 static void phase_backward(IqlState *s) {
     const Batch *batch = &s->batch;
-    s->ops->fork(s->b, 3);
-    s->ops->lane(s->b, 0);
-    mlp_backward(s, NET_VALUE, batch->state, s->act_v, s->dv);
-    s->ops->lane(s->b, 1);
-    mlp_backward(s, NET_Q, batch->state_action, s->act_q, s->dq);
-    s->ops->lane(s->b, 2);
-    mlp_backward(s, NET_POLICY, batch->state, s->act_pi, s->dpre);
-    if (!s->policy.deterministic)
+    s->ops->fork(s->b, 6);
+    mlp_backward(s, NET_VALUE, 0, 1, batch->state, s->act_v, s->dv);
+    mlp_backward(s, NET_Q, 2, 3, batch->state_action, s->act_q, s->dq);
+    mlp_backward(s, NET_POLICY, 4, 5, batch->state, s->act_pi, s->dpre);
+    if (!s->policy.deterministic)  /* on the policy's weights lane, beside its other gradients */
         s->ops->column_sums(s->b, s->grads + s->layout.net[NET_POLICY].log_std, s->dlog_std_elem, s->P, s->B, s->A);
     s->ops->join(s->b);
 }
@@ -313,8 +319,6 @@ IqlState *iql_create(Backend *b, const Config *cfg, const MemberSpec *members, i
     const ModelLayout *L = &s->layout;
     size_t np = L->n_params, nt = model_target_size(L);
     int P = s->P, B = s->B, S = s->S, A = s->A;
-    int widest = S + A;
-    for (int i = 0; i < L->n_hidden; i++) widest = L->hidden[i] > widest ? L->hidden[i] : widest;
 
     if (!(s->params = state_alloc(s, np, err)) || !(s->grads = state_alloc(s, np, err)) ||
         !(s->adam_m = state_alloc(s, np, err)) || !(s->adam_v = state_alloc(s, np, err)) ||
@@ -340,8 +344,9 @@ IqlState *iql_create(Backend *b, const Config *cfg, const MemberSpec *members, i
         alloc_activations(s, &L->net[NET_POLICY], s->act_pi, err))
         goto fail;
     for (int n = 0; n < NET_COUNT; n++)
-        for (int i = 0; i < 2; i++)
-            if (!(s->grad_scratch[n][i] = state_alloc(s, (size_t)L->net[n].members * B * widest, err))) goto fail;
+        for (int l = 0; l + 1 < L->net[n].n_layers; l++)
+            if (!(s->grad_hidden[n][l] = state_alloc(s, (size_t)L->net[n].members * B * L->net[n].out[l], err)))
+                goto fail;
     if (!(s->ones = state_alloc(s, (size_t)B, err)) || !(s->dv = state_alloc(s, (size_t)P * B, err)) || !(s->dq = state_alloc(s, (size_t)2 * P * B, err)) ||
         !(s->weight = state_alloc(s, (size_t)P * B, err)) || !(s->dpre = state_alloc(s, (size_t)P * B * A, err)) ||
         !(s->dlog_std_elem = state_alloc(s, (size_t)P * B * A, err)) ||

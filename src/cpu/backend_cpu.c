@@ -244,6 +244,7 @@ static int cpu_memory_info(Backend *b, size_t *free_bytes, size_t *total_bytes, 
 /* Lanes run in order: each op has finished when it returns. */
 static void cpu_fork(Backend *b, int lanes) { (void)b; (void)lanes; }
 static void cpu_lane(Backend *b, int index) { (void)b; (void)index; }
+static void cpu_lane_wait(Backend *b, int waiter, int source) { (void)b; (void)waiter; (void)source; }
 static void cpu_join(Backend *b) { (void)b; }
 
 static const BackendOps cpu_ops = {
@@ -261,6 +262,7 @@ static const BackendOps cpu_ops = {
     .run_step = cpu_run_step,
     .fork = cpu_fork,
     .lane = cpu_lane,
+    .lane_wait = cpu_lane_wait,
     .join = cpu_join,
     .prepare_step = cpu_prepare_step,
     .finish_step = cpu_finish_step,
