@@ -174,9 +174,11 @@ static int alloc_zeroed(CudaBackend *cb, size_t bytes, void **out, Error *err) {
         return error_set(err, "out of GPU memory: asked for %zu bytes (%.1f MiB), %.1f MiB free of %.1f MiB", bytes,
                          (double)bytes / (1 << 20), (double)free_bytes / (1 << 20), (double)total / (1 << 20));
     }
-    if (e != cudaSuccess)
+    if (e != cudaSuccess) {
+        cudaGetLastError();  /* reported here, as a value (see CUDA_RETURN_IF_ERROR) */
         return cuda_error_set(err, "cudaMalloc(&p, request)", __func__, __FILE__, __LINE__, cudaGetErrorName(e),
                               cudaGetErrorString(e));
+    }
     *out = p;
     /* On the step stream, then waited for: zeros are in place for every stream after this. */
     CUDA_RETURN_IF_ERROR(err, cudaMemsetAsync(p, 0, request, cb->stream));
@@ -267,7 +269,21 @@ static void cuda_run_step(Backend *b, void (*issue)(void *), void *arg) {
     StepGraph *g = NULL;
     for (int i = 0; i < CUDA_GRAPH_SLOTS && !g; i++)
         if (cb->graphs[i].exec && cb->graphs[i].issue == issue && cb->graphs[i].arg == arg) g = &cb->graphs[i];
-    if (!g) g = capture_step(cb, issue, arg);
+    if (!g) {
+        /* The first call of a step function runs eagerly: one-time work (each cuBLAS handle's
+         * first call, cuBLASLt's plans, lazy loading of kernel images) then happens outside
+         * any capture, where it may synchronise. The second call is captured. */
+        int warmed = 0;
+        for (int i = 0; i < CUDA_GRAPH_SLOTS; i++) warmed |= cb->warmed[i].issue == issue && cb->warmed[i].arg == arg;
+        if (!warmed) {
+            cb->warmed[cb->next_warmed] = StepGraph{issue, arg, NULL};
+            cb->next_warmed = (cb->next_warmed + 1) % CUDA_GRAPH_SLOTS;
+            issue(arg);
+            cuda_replays_join(cb);
+            return;
+        }
+        g = capture_step(cb, issue, arg);
+    }
     if (g) CUDA_RECORD(cb, cudaGraphLaunch(g->exec, cb->stream));
 }
 
@@ -290,6 +306,10 @@ void cuda_fork(Backend *b, int lanes) {
 void cuda_lane(Backend *b, int index) {
     CudaBackend *cb = (CudaBackend *)b;
     if (!cb->lanes_open) return;
+    if (index < 0) {
+        cuda_record_error(cb, "lane", __func__, __FILE__, __LINE__, "invalid argument", "negative lane index");
+        return;
+    }
     int i = index % cb->lanes_open;  /* more lanes asked for than there are: they share */
     cb->op_stream = cb->lane_stream[i];
     cb->op_blas = cb->lane_blas[i];
@@ -299,6 +319,10 @@ void cuda_lane(Backend *b, int index) {
 void cuda_lane_wait(Backend *b, int waiter, int source) {
     CudaBackend *cb = (CudaBackend *)b;
     if (!cb->lanes_open) return;
+    if (waiter < 0 || source < 0) {
+        cuda_record_error(cb, "lane_wait", __func__, __FILE__, __LINE__, "invalid argument", "negative lane index");
+        return;
+    }
     int w = waiter % cb->lanes_open, src = source % cb->lanes_open;
     if (w == src) return;  /* one stream: already in order */
     /* One event per source lane is enough: a wait takes the event's latest record, which the

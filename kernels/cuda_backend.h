@@ -2,9 +2,9 @@
  * its ops table (internal to kernels/; the public entry points are in cuiql/backend.h).
  *
  * Everything a step does is issued on one stream (CudaBackend.stream) so that run_step can
- * capture it as a graph; the only other streams are the copy streams of host-memory replays
- * (replay.cu), which fork from and join back into that stream. The backend is used from one
- * host thread at a time. */
+ * capture it as a graph; the other streams fork from it and join back into it within the
+ * step: the lanes of fork/join (parallel_nets) and the copy streams of host-memory replays
+ * (replay.cu). The backend is used from one host thread at a time. */
 #ifndef CUIQL_CUDA_BACKEND_H
 #define CUIQL_CUDA_BACKEND_H
 
@@ -36,9 +36,9 @@ typedef struct {
     cudaGraphExec_t exec;  /* NULL: slot free */
 } StepGraph;
 
-/* cuBLASLt plans for gemm_bias_activation, one per distinct shape (a step has about 15), made
- * on first use: descriptors, layouts and the heuristic's algorithm. */
-#define CUDA_LT_PLANS 64
+/* cuBLASLt plans for gemm_bias_activation, one per distinct shape (a step has about 15; the op
+ * tests make about 60), made on first use: descriptors, layouts and the heuristic's algorithm. */
+#define CUDA_LT_PLANS 128
 
 typedef struct {
     int used;    /* slot taken */
@@ -87,6 +87,8 @@ struct CudaBackend {
 
     StepGraph graphs[CUDA_GRAPH_SLOTS];
     int next_graph_slot;
+    StepGraph warmed[CUDA_GRAPH_SLOTS];  /* step functions already run once eagerly (exec unused) */
+    int next_warmed;
 
     Replay *host_replays;    /* host-memory replays, whose copy streams run_step joins */
 

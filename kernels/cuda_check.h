@@ -26,12 +26,16 @@ int cuda_error_set(Error *err, const char *call, const char *func, const char *f
 void cuda_record_error(CudaBackend *cb, const char *call, const char *func, const char *file, int line,
                        const char *name, const char *text);
 
+/* A returned error is reported once, as a value: cudaGetLastError() clears it from the runtime,
+ * so that a later status() or launch check does not blame it on something else. */
 #define CUDA_RETURN_IF_ERROR(err, call)                                                                  \
     do {                                                                                                 \
         cudaError_t e_ = (call);                                                                         \
-        if (e_ != cudaSuccess)                                                                           \
+        if (e_ != cudaSuccess) {                                                                         \
+            cudaGetLastError();                                                                          \
             return cuda_error_set((err), #call, __func__, __FILE__, __LINE__, cudaGetErrorName(e_),      \
                                   cudaGetErrorString(e_));                                               \
+        }                                                                                                \
     } while (0)
 
 #define CUBLAS_RETURN_IF_ERROR(err, call)                                                                \

@@ -115,6 +115,11 @@ static cublasStatus_t plan_build(CudaBackend *cb, LtPlan *p, const GemmArgs *g, 
     if (pref) cublasLtMatmulPreferenceDestroy(pref);
     if (st != CUBLAS_STATUS_SUCCESS) return st;
     if (found < 1 || result.state != CUBLAS_STATUS_SUCCESS) return CUBLAS_STATUS_NOT_SUPPORTED;
+    /* The heuristic's answer "doesn't fully guarantee algo will run" (cublasLt.h): ask. */
+    cublasLtMatmulHeuristicResult_t check;
+    st = cublasLtMatmulAlgoCheck(cb->lt, p->desc, p->layout_a, p->layout_b, p->layout_c, p->layout_c, &result.algo,
+                                 &check);
+    if (st != CUBLAS_STATUS_SUCCESS) return st;
     p->algo = result.algo;
     return CUBLAS_STATUS_SUCCESS;
 }
@@ -171,18 +176,29 @@ void cuda_gemm_bias_activation(Backend *b, const GemmArgs *g, const float *bias,
         return;
     }
     LtPlan *p = cb->gemm_epilogues && g->k > 0 ? plan_for(cb, g, bias, act) : NULL;
-    if (!p || !p->usable) {
-        cb->lt_unfused_calls++;
-        cuda_gemm(b, g);
-        cuda_bias_activation(b, g->c, bias, g->batch, g->m, g->n, act);
-        return;
+    if (p && p->usable) {
+        /* The bias pointer is this call's (plans are shared by layers of the same shape). A
+         * refusal comes back before anything is enqueued, so the two-launch path below can
+         * still stand in, inside a capture too; the plan is then dropped for good. */
+        cublasStatus_t st =
+            cublasLtMatmulDescSetAttribute(p->desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof bias);
+        if (st == CUBLAS_STATUS_SUCCESS)
+            st = cublasLtMatmul(cb->lt, p->desc, &g->alpha, g->b, p->layout_a, g->a, p->layout_b, &g->beta, g->c,
+                                p->layout_c, g->c, p->layout_c, &p->algo, cb->op_workspace, CUDA_BLAS_WORKSPACE_BYTES,
+                                cb->op_stream);
+        if (st == CUBLAS_STATUS_SUCCESS) {
+            cb->lt_fused_calls++;
+            return;
+        }
+        if (st != CUBLAS_STATUS_NOT_SUPPORTED && st != CUBLAS_STATUS_INVALID_VALUE) {
+            CUBLAS_RECORD(cb, st);  /* not a refusal: a real failure */
+            return;
+        }
+        plan_release(p);
     }
-    cb->lt_fused_calls++;
-    /* The bias pointer is this call's (plans are shared by layers of the same shape). */
-    CUBLAS_RECORD(cb, cublasLtMatmulDescSetAttribute(p->desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof bias));
-    CUBLAS_RECORD(cb, cublasLtMatmul(cb->lt, p->desc, &g->alpha, g->b, p->layout_a, g->a, p->layout_b, &g->beta, g->c,
-                                     p->layout_c, g->c, p->layout_c, &p->algo, cb->op_workspace,
-                                     CUDA_BLAS_WORKSPACE_BYTES, cb->op_stream));
+    cb->lt_unfused_calls++;
+    cuda_gemm(b, g);
+    cuda_bias_activation(b, g->c, bias, g->batch, g->m, g->n, act);
 }
 
 void cuda_debug_epilogue_calls(Backend *b, int64_t *fused, int64_t *unfused) {

@@ -147,8 +147,8 @@ typedef struct {
     void (*replay_destroy)(Backend *, Replay *);
 
     /* Runs one step: issue(arg) makes the step's calls below. The CPU backend just calls it;
-     * the CUDA backend captures the first call as a graph and replays it afterwards, so issue
-     * must make the same calls with the same arguments every time. */
+     * the CUDA backend runs the first call eagerly, captures the second as a graph and replays
+     * that afterwards, so issue must make the same calls with the same arguments every time. */
     void (*run_step)(Backend *, void (*issue)(void *arg), void *arg);
 
     /* Concurrency inside a step. fork(n) opens n lanes; lane(i) sends the calls after it to

@@ -103,9 +103,11 @@ static void layer_case(Backends *bk, int rows, int in, int out, int members, int
     mirror_free(bk, &X), mirror_free(bk, &W), mirror_free(bk, &bias), mirror_free(bk, &Y);
 }
 
-/* With epilogues on, the trainer's aligned shapes must really take the fused path (otherwise
- * this test would pass on the fallback alone); unaligned ones may fall back. */
-static void test_gemm_bias_activation(Backends *bk, int epilogues, double tol, const char *label) {
+/* With epilogues on, the trainer's aligned shapes must really take the fused path in tf32
+ * (otherwise this test would pass on the fallback alone); unaligned ones may fall back. In fp32
+ * cuBLASLt may offer no algorithm with a bias epilogue (its fp32 kernels are not tensor-core
+ * ones): then the counts say so, and --gemm-epilogues does nothing in fp32. */
+static void test_gemm_bias_activation(Backends *bk, int epilogues, int must_fuse, double tol, const char *label) {
     static const int widths[][2] = {{17, 256}, {256, 256}, {256, 1}, {256, 6}, {23, 256}, {3, 5}, {257, 129}};
     int64_t fused0, unfused0, fused1, unfused1;
     cuda_debug_epilogue_calls(bk->gpu, &fused0, &unfused0);
@@ -124,7 +126,7 @@ static void test_gemm_bias_activation(Backends *bk, int epilogues, double tol, c
     cuda_debug_epilogue_calls(bk->gpu, &fused1, &unfused1);
     printf("gemm_bias_activation %s: %lld calls fused, %lld as GEMM + bias kernel\n", label, (long long)(fused1 - fused0),
            (long long)(unfused1 - unfused0));
-    if (epilogues)
+    if (epilogues && must_fuse)
         CHECK(aligned_fused >= 3, "epilogues on, but cuBLASLt fused only %lld of the aligned trainer-shaped calls",
               (long long)aligned_fused);
     else
@@ -639,7 +641,7 @@ int main(void) {
     printf("cuda_ops: %s\n", desc);
 
     test_gemm(&bk, TOL_FP32, "fp32");
-    test_gemm_bias_activation(&bk, 0, TOL_FP32, "fp32");
+    test_gemm_bias_activation(&bk, 0, 0, TOL_FP32, "fp32");
     test_bias_activation(&bk);
     test_relu_backward(&bk);
     test_column_sums(&bk);
@@ -660,7 +662,7 @@ int main(void) {
     opt.precision = PRECISION_TF32;
     if (backends_open(&bk, &opt) == 0) {
         test_gemm(&bk, TOL_TF32, "tf32");
-        test_gemm_bias_activation(&bk, 0, TOL_TF32, "tf32");
+        test_gemm_bias_activation(&bk, 0, 0, TOL_TF32, "tf32");
         CHECK(bk.gpu->ops->status(bk.gpu, &err) == 0, "status after the tf32 GEMMs: %s", err.msg);
     }
     backends_close(&bk);
@@ -670,7 +672,7 @@ int main(void) {
     for (int tf32 = 0; tf32 < 2; tf32++) {
         opt.precision = tf32 ? PRECISION_TF32 : PRECISION_FP32;
         if (backends_open(&bk, &opt) == 0) {
-            test_gemm_bias_activation(&bk, 1, tf32 ? TOL_TF32 : TOL_FP32, tf32 ? "tf32 epilogues" : "fp32 epilogues");
+            test_gemm_bias_activation(&bk, 1, tf32, tf32 ? TOL_TF32 : TOL_FP32, tf32 ? "tf32 epilogues" : "fp32 epilogues");
             CHECK(bk.gpu->ops->status(bk.gpu, &err) == 0, "status after the fused GEMMs: %s", err.msg);
         }
         backends_close(&bk);
