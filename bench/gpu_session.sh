@@ -130,13 +130,13 @@ PY
 
 stage_peers() {
   local peers=(
-    "bench/peer_torch_iql.py --device cuda --mode eager --batch 256"
-    "bench/peer_torch_iql.py --device cuda --mode graph --batch 256"
-    "bench/peer_torch_iql.py --device cuda --mode graph --batch 65536"
-    "bench/peer_jax_iql.py --scan 1 --batch 256"
-    "bench/peer_jax_iql.py --scan 100 --batch 256"
-    "bench/peer_jax_iql.py --scan 1 --batch 65536"
-    "bench/peer_torch_iql.py --device cuda --mode compile --batch 256"
+    "bench/peer_torch_iql.py --device cuda --mode eager --batch 256 --steps 2000"
+    "bench/peer_torch_iql.py --device cuda --mode graph --batch 256 --steps 20000 --check"
+    "bench/peer_jax_iql.py --backend gpu --scan 1 --batch 256 --steps 20000 --check"
+    "bench/peer_jax_iql.py --backend gpu --scan 100 --batch 256 --steps 20000"
+    "bench/peer_torch_iql.py --device cuda --mode graph --batch 65536 --steps 500"
+    "bench/peer_jax_iql.py --backend gpu --scan 1 --batch 65536 --steps 500"
+    "bench/peer_torch_iql.py --device cuda --mode compile --batch 256 --steps 20000"
   )
   for p in "${peers[@]}"; do
     [ "$(left)" -gt 45 ] || { summary "peers: out of time before $p"; break; }

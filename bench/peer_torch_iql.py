@@ -11,10 +11,13 @@ Modes (graph and compile need --device cuda):
   eager    the step as written: data on the device, indices from torch.randint on the device;
   graph    the whole step (sampling, forward, backward, three capturable Adam steps, Polyak)
            captured once in a torch.cuda.CUDAGraph and replayed;
-  compile  torch.compile(step, mode=--compile-mode), default "reduce-overhead" (Inductor's
-           fused kernels replayed through CUDA graphs); exits 3 if compilation fails.
---rho 1 (the default) uses no target critics; --rho R < 1 adds them (used for the advantage's
-min Q) and moves them by Polyak averaging after each step. --precision fp32 (the default, as
+  compile  torch.compile with mode --compile-mode, default "reduce-overhead" (Inductor's fused
+           kernels replayed through CUDA graphs): sampling+forward+losses as one full graph, the
+           three optimiser steps and Polyak as PyTorch's compiled-optimizer recipe has it,
+           backward() between them; exits 3 if compilation fails.
+--rho 1 (the default) uses no target critics (the advantage's min Q reuses the critics' forward,
+so Q runs forward once, as bench_step counts it); --rho R < 1 adds target critics (used for the
+advantage's min Q) and moves them by Polyak averaging after each step. --precision fp32 (the default, as
 bench_step's) keeps TF32 off for matmuls on the GPU. --check prints the losses of the first
 and last steps. The last line is
     peer torch <version> <device> <mode> B=<B> rho=<rho>: <x> steps/s (<n> steps in <t> s)
@@ -101,9 +104,9 @@ def main():
     opts = (torch.optim.Adam(q_params, lr=1e-3, **kw), torch.optim.Adam(v.parameters(), lr=1e-3, **kw),
             torch.optim.Adam(list(pi.parameters()) + [log_std], lr=1e-4, **kw))
 
-    def step():
-        for o in opts:
-            o.zero_grad(set_to_none=True)
+    opt_q, opt_v, opt_pi = opts
+
+    def losses():  # sampling, forward and the three losses, at the pre-step parameters
         idx = torch.randint(0, N, (B,), device=dev, generator=rgen)
         s, s2, act, r, d = states[idx], states[idx + 1], actions[idx], rewards[idx], terminals[idx]
         sa = torch.cat([s, act], 1)
@@ -119,14 +122,24 @@ def main():
         log_sd = log_std.clamp(-20, 2)  # Normal log-density, written out (no validation syncs)
         log_p = (-0.5 * ((act - torch.tanh(pi(s))) * torch.exp(-log_sd)) ** 2 - log_sd - HALF_LOG_2PI).sum(-1)
         loss_pi = -(w * log_p).mean()
-        (loss_v + loss_q + loss_pi).backward()
-        for o in opts:
-            o.step()
+        return loss_v + loss_q + loss_pi, torch.stack([loss_q.detach(), loss_v.detach(), loss_pi.detach()])
+
+    def update():  # no loop: torch.compile resumes after each optimiser's own graph break
+        opt_q.step()
+        opt_v.step()
+        opt_pi.step()
         if targets:  # Q̄ ← (1 − ρ) Q̄ + ρ Q, after the step
             with torch.no_grad():
                 torch._foreach_mul_(t_params, 1 - rho)
                 torch._foreach_add_(t_params, q_params, alpha=rho)
-        return torch.stack([loss_q.detach(), loss_v.detach(), loss_pi.detach()])
+
+    def step(losses=losses, update=update):
+        for o in opts:
+            o.zero_grad(set_to_none=True)
+        total, out = losses()
+        total.backward()
+        update()
+        return out
 
     def capture():  # PyTorch's whole-network capture recipe: warm up on a side stream, then capture
         nonlocal first
@@ -146,9 +159,12 @@ def main():
 
     run, first = step, None
     if a.mode == "compile":
-        compiled = torch.compile(step, mode=a.compile_mode)
+        # The forward and the update compiled apart, as PyTorch's compiled-optimizer recipe has it:
+        # backward() and zero_grad() break graphs (a break inside the step would leave it eager).
+        c_losses = torch.compile(losses, mode=a.compile_mode, fullgraph=True)  # a break here fails
+        c_update = torch.compile(update, mode=a.compile_mode)
         mark = getattr(getattr(torch, "compiler", None), "cudagraph_mark_step_begin", lambda: None)
-        run = lambda: (mark(), compiled())[1]  # noqa: E731
+        run = lambda: (mark(), step(c_losses, c_update))[1]  # noqa: E731
     try:
         if a.mode == "graph":
             run = capture()
