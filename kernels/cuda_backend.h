@@ -40,12 +40,17 @@ typedef struct {
  * tests make about 60), made on first use: descriptors, layouts and the heuristic's algorithm. */
 #define CUDA_LT_PLANS 128
 
+/* What a plan depends on: the GemmArgs but the pointers, whose alignment classes stand in for
+ * them, and the activation. No padding, so keys compare with memcmp. */
+typedef struct {
+    int64_t stride_a, stride_b;
+    int trans_a, trans_b, m, n, k, lda, ldb, ldc, batch, act, align, reserved;
+} LtKey;
+
 typedef struct {
     int used;    /* slot taken */
     int usable;  /* cuBLASLt offered an algorithm: fused; 0: GEMM, then the bias kernel */
-    /* the key: everything but the pointers, whose alignment classes stand in for them */
-    int trans_a, trans_b, m, n, k, lda, ldb, ldc, batch, act, align;
-    int64_t stride_a, stride_b;
+    LtKey key;
     cublasLtMatmulDesc_t desc;
     cublasLtMatrixLayout_t layout_a, layout_b, layout_c;
     cublasLtMatmulAlgo_t algo;

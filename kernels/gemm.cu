@@ -8,7 +8,9 @@
  * Expected bottleneck: at the default sizes (B = 256 rows, width 256) each member's product is
  * 256×256×256, a few µs of tensor-core or FFMA work; the step is launch- and latency-bound,
  * which is why all members go in one strided-batched call and why steps run as graphs. */
-#include "cuda_backend.h"  /* defines: CudaBackend, LtPlan, CUBLAS_RECORD */
+#include <string.h>
+
+#include "cuda_backend.h"  /* defines: CudaBackend, LtPlan, LtKey, CUBLAS_RECORD */
 #include "cuda_debug.h"    /* declares: cuda_debug_epilogue_calls */
 
 void cuda_gemm(Backend *b, const GemmArgs *g) {
@@ -43,10 +45,19 @@ static int alignment_class(const void *p) {
     return (a & 15u) == 0 ? 16 : (a & 7u) == 0 ? 8 : 4;
 }
 
-/* Four pointers' alignment classes in one int: a plan made for 16-byte operands must not run
- * on 4-byte ones. */
-static int alignment_key(const GemmArgs *g, const float *bias) {
-    return alignment_class(g->a) | alignment_class(g->b) << 5 | alignment_class(g->c) << 10 | alignment_class(bias) << 15;
+/* The plan key of a call. The four pointers' alignment classes go in one int: a plan made for
+ * 16-byte operands must not run on 4-byte ones. */
+static_assert(sizeof(LtKey) == 2 * sizeof(int64_t) + 12 * sizeof(int), "LtKey has padding: memcmp would see it");
+
+static LtKey plan_key(const GemmArgs *g, const float *bias, Activation act) {
+    LtKey key;
+    memset(&key, 0, sizeof key);
+    key.stride_a = g->stride_a, key.stride_b = g->stride_b;
+    key.trans_a = g->trans_a, key.trans_b = g->trans_b, key.m = g->m, key.n = g->n, key.k = g->k;
+    key.lda = g->lda, key.ldb = g->ldb, key.ldc = g->ldc, key.batch = g->batch, key.act = act;
+    key.align = alignment_class(g->a) | alignment_class(g->b) << 5 | alignment_class(g->c) << 10 |
+                alignment_class(bias) << 15;
+    return key;
 }
 
 static cublasStatus_t layout_create(cublasLtMatrixLayout_t *layout, int rows, int cols, int ld, int batch,
@@ -66,7 +77,7 @@ static cublasStatus_t plan_build(CudaBackend *cb, LtPlan *p, const GemmArgs *g, 
     cublasComputeType_t compute = cb->precision == PRECISION_TF32 ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F;
     cublasOperation_t op_first = g->trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;  /* cuBLASLt's A is our B */
     cublasOperation_t op_second = g->trans_a ? CUBLAS_OP_T : CUBLAS_OP_N;
-    cublasLtEpilogue_t epilogue = p->act == ACTIVATION_RELU ? CUBLASLT_EPILOGUE_RELU_BIAS : CUBLASLT_EPILOGUE_BIAS;
+    cublasLtEpilogue_t epilogue = p->key.act == ACTIVATION_RELU ? CUBLASLT_EPILOGUE_RELU_BIAS : CUBLASLT_EPILOGUE_BIAS;
     int64_t bias_stride = g->n;
     cublasStatus_t st = cublasLtMatmulDescCreate(&p->desc, compute, CUDA_R_32F);
     if (st == CUBLAS_STATUS_SUCCESS)
@@ -138,23 +149,18 @@ static void plan_release(LtPlan *p) {
 /* The plan for this call's shape: found, or built in a free slot. NULL when the table is full
  * (the call then takes the two-launch path). */
 static LtPlan *plan_for(CudaBackend *cb, const GemmArgs *g, const float *bias, Activation act) {
-    int align = alignment_key(g, bias);
+    LtKey key = plan_key(g, bias, act);
     for (int i = 0; i < CUDA_LT_PLANS; i++) {
         LtPlan *p = &cb->lt_plans[i];
         if (!p->used) {
             *p = LtPlan{};
             p->used = 1;
-            p->trans_a = g->trans_a, p->trans_b = g->trans_b, p->m = g->m, p->n = g->n, p->k = g->k;
-            p->lda = g->lda, p->ldb = g->ldb, p->ldc = g->ldc, p->batch = g->batch, p->act = act, p->align = align;
-            p->stride_a = g->stride_a, p->stride_b = g->stride_b;
+            p->key = key;
             p->usable = plan_build(cb, p, g, bias) == CUBLAS_STATUS_SUCCESS;
             if (!p->usable) plan_release(p);  /* kept as unusable: the heuristic is not asked again */
             return p;
         }
-        if (p->trans_a == g->trans_a && p->trans_b == g->trans_b && p->m == g->m && p->n == g->n && p->k == g->k &&
-            p->lda == g->lda && p->ldb == g->ldb && p->ldc == g->ldc && p->batch == g->batch && p->act == (int)act &&
-            p->align == align && p->stride_a == g->stride_a && p->stride_b == g->stride_b)
-            return p;
+        if (memcmp(&p->key, &key, sizeof key) == 0) return p;
     }
     return NULL;
 }

@@ -15,6 +15,7 @@ import os
 import subprocess
 import sys
 import tempfile
+from checks import check, finish  # tests/checks.py; ctest puts tests/ on PYTHONPATH
 
 try:
     import h5py
@@ -24,16 +25,6 @@ except ImportError as e:  # pragma: no cover
     sys.exit(77)
 
 TOOL = sys.argv[1]
-failures = 0
-checks = 0
-
-
-def check(cond, msg):
-    global failures, checks
-    checks += 1
-    if not cond:
-        failures += 1
-        print(f"FAIL: {msg}", file=sys.stderr)
 
 
 def parse(path):
@@ -335,8 +326,7 @@ def main():
         test_refusals(tmp)
         test_docs_example(tmp)
         test_docs_load_example(tmp)
-    print(f"test_checkpoint_h5py: {checks - failures} passed, {failures} failed")
-    return 1 if failures else 0
+    return finish("test_checkpoint_h5py")
 
 
 if __name__ == "__main__":

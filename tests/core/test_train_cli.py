@@ -13,20 +13,10 @@ import time
 
 import h5py
 import numpy as np
+from checks import check, finish  # tests/checks.py; ctest puts tests/ on PYTHONPATH
 
 BIN = os.environ["CUIQL_BIN"]
 SRC = os.environ["CUIQL_SOURCE_DIR"]
-failures = []
-passed = 0
-
-
-def check(cond, what):
-    global passed
-    if cond:
-        passed += 1
-    else:
-        failures.append(what)
-        print("FAIL:", what, file=sys.stderr)
 
 
 def write_dataset(path, n=2000, seed=0, all_terminal=False):
@@ -187,8 +177,7 @@ def main():
     check(r.returncode == 1 and "cuda" in r.stderr and len(r.stderr.strip().splitlines()) == 1,
           f"--device cuda without a GPU: one line ({r.stderr.strip()})")
 
-    print(f"train_cli: {passed} passed, {len(failures)} failed")
-    return 1 if failures else 0
+    return finish("train_cli")
 
 
 if __name__ == "__main__":

@@ -10,16 +10,10 @@ import sys
 
 import h5py
 import numpy as np
+from checks import check, finish  # tests/checks.py; ctest puts tests/ on PYTHONPATH
 
 DIR = sys.argv[1] if len(sys.argv) > 1 else "fixtures"
 BIN = os.environ.get("CUIQL_BIN", "cuiql")
-failures = []
-
-
-def check(ok, msg):
-    if not ok:
-        failures.append(msg)
-        print("FAIL", msg, file=sys.stderr)
 
 
 def run(*args):
@@ -112,8 +106,8 @@ def main():
     check_error(["--frobnicate"], ["--frobnicate"], "an unknown option")
     check_error([nan, missing], ["one FILE"], "two files")
 
-    print(f"test_info.py: {len(good)} files, {len(failures)} failures")
-    return 1 if failures else 0
+    print(f"test_info.py: {len(good)} files")
+    return finish("test_info.py")
 
 
 if __name__ == "__main__":

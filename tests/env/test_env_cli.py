@@ -18,6 +18,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from envtest_common import formula_action, write_formula_checkpoint  # noqa: E402
+from checks import check, finish  # noqa: E402 (tests/checks.py; ctest puts tests/ on PYTHONPATH)
 
 try:
     import h5py
@@ -29,12 +30,6 @@ except ImportError as e:
 warnings.filterwarnings("ignore")
 CUIQL = os.environ["CUIQL_BIN"]
 TRACE = sys.argv[1]
-failures = []
-
-
-def check(ok, msg):
-    if not ok:
-        failures.append(msg)
 
 
 def run(*args):
@@ -118,7 +113,4 @@ with tempfile.TemporaryDirectory() as tmp:
     r = run("eval", "--checkpoint", os.path.join(tmp, "missing.h5"), "--env", "pendulum")
     check(r.returncode == 1 and r.stderr.count("\n") == 1, f"missing checkpoint: rc {r.returncode} {r.stderr!r}")
 
-for f in failures:
-    print("FAIL", f)
-print(f"test_env_cli: {len(failures)} failures")
-sys.exit(1 if failures else 0)
+sys.exit(finish("test_env_cli"))

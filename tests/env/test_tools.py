@@ -16,6 +16,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from envtest_common import formula_action, write_formula_checkpoint  # noqa: E402
+from checks import check, finish  # noqa: E402 (tests/checks.py; ctest puts tests/ on PYTHONPATH)
 
 try:
     import gymnasium as gym
@@ -27,12 +28,6 @@ except ImportError as e:
 
 warnings.filterwarnings("ignore")
 TOOLS = os.path.join(os.environ["CUIQL_SOURCE_DIR"], "tools")
-failures = []
-
-
-def check(ok, msg):
-    if not ok:
-        failures.append(msg)
 
 
 def tool(name, *args):
@@ -115,7 +110,4 @@ with tempfile.TemporaryDirectory() as tmp:
     r = tool("plot.py", run, "--out", os.path.join(tmp, "bad.png"))
     check(r.returncode != 0 and "not a cuiql metrics file" in r.stderr, f"bad csv: rc {r.returncode} {r.stderr!r}")
 
-for f in failures:
-    print("FAIL", f)
-print(f"test_tools: {len(failures)} failures")
-sys.exit(1 if failures else 0)
+sys.exit(finish("test_tools"))

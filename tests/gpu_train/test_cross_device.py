@@ -7,18 +7,9 @@ import sys
 
 import h5py
 import numpy as np
+from checks import check, finish  # tests/checks.py; ctest puts tests/ on PYTHONPATH
 
 BIN = os.environ["CUIQL_BIN"]
-failures, passed = [], 0
-
-
-def check(cond, what):
-    global passed
-    if cond:
-        passed += 1
-    else:
-        failures.append(what)
-        print("FAIL:", what, file=sys.stderr)
 
 
 def train(out, device, steps, resume=False):
@@ -68,8 +59,7 @@ def main():
         if os.path.exists(path):
             e = rel(weights(path), ref)
             check(e < 1e-3, f"{run} ends within 1e-3 of the CPU-only run (rel {e:.3g})")
-    print(f"cross_device: {passed} passed, {len(failures)} failed")
-    return 1 if failures else 0
+    return finish("cross_device")
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from checks import check, finish  # tests/checks.py; ctest puts tests/ on PYTHONPATH
 
 try:
     from tensorboard.backend.event_processing import event_accumulator, event_file_loader
@@ -33,17 +34,6 @@ except ImportError as e:  # pragma: no cover
 
 TOOL = sys.argv[1]
 NAN = float("nan")
-failures = 0
-checks = 0
-
-
-def check(cond, msg):
-    global failures, checks
-    checks += 1
-    if not cond:
-        failures += 1
-        print(f"FAIL: {msg}", file=sys.stderr)
-    return cond
 
 
 # ---- CRC-32C and the record framing, by hand ------------------------------------------------
@@ -317,8 +307,7 @@ def main():
     with tempfile.TemporaryDirectory(prefix="cuiql_log_") as root:
         test_fresh_and_resume(root)
         test_edge_cases(root)
-    print(f"test_log_files: {checks - failures} passed, {failures} failed")
-    return 1 if failures else 0
+    return finish("test_log_files")
 
 
 if __name__ == "__main__":
