@@ -7,9 +7,11 @@
  * This is not a cuBLAS: it is a reference for what gemm.cu asks of it. The row-major to
  * column-major translation, the layout and descriptor set-up and the fallback on refusal are
  * the real code under test; the GPU tests (tests/gpu/) check the same calls against the real
- * libraries. Products accumulate in double: the comparison against the CPU backend's fp32
- * BLAS is then within fp32 rounding of the exact result. */
+ * libraries. Each call is queued on its stream like any other work; the product itself is
+ * OpenBLAS's column-major sgemm, followed by the epilogue. */
 #include "cuda_emu.h"
+
+#include <cblas.h>
 
 #include <cstdlib>
 
@@ -35,26 +37,28 @@ struct Product {
 };
 
 void compute(const Product &p) {
+    if (p.m == 0 || p.n == 0) return;
     for (int64_t i = 0; i < p.batch; i++) {
         const float *A = p.a + i * p.stride_a, *B = p.b + i * p.stride_b, *C = p.c + i * p.stride_c;
         float *D = p.d + i * p.stride_d;
+        if (C != D && p.beta != 0.0f)
+            for (int64_t col = 0; col < p.n; col++) std::memcpy(D + col * p.ldd, C + col * p.ldc, sizeof(float) * p.m);
+        /* beta = 0 never reads C (it may hold NaN), as BLAS specifies */
+        cblas_sgemm(CblasColMajor, p.trans_a ? CblasTrans : CblasNoTrans, p.trans_b ? CblasTrans : CblasNoTrans,
+                    (int)p.m, (int)p.n, (int)p.k, p.alpha, A, (int)p.lda, B, (int)p.ldb, p.beta, D, (int)p.ldd);
+        if (!p.bias && !p.relu) continue;
         for (int64_t col = 0; col < p.n; col++)
             for (int64_t row = 0; row < p.m; row++) {
-                double sum = 0;
-                for (int64_t l = 0; l < p.k; l++) {
-                    double x = p.trans_a ? A[l + row * p.lda] : A[row + l * p.lda];
-                    double y = p.trans_b ? B[col + l * p.ldb] : B[l + col * p.ldb];
-                    sum += x * y;
-                }
-                double out = (double)p.alpha * sum;
-                /* beta = 0 never reads C (it may hold NaN), as BLAS specifies */
-                if (p.beta != 0.0f) out += (double)p.beta * C[row + col * p.ldc];
+                float &out = D[row + col * p.ldd];
                 if (p.bias) out += p.bias[i * p.bias_stride + row];
                 if (p.relu && !(out > 0)) out = 0;
-                D[row + col * p.ldd] = (float)out;
             }
     }
 }
+
+struct BlasHandle {
+    cudaStream_t stream = nullptr;
+};
 
 /* What cuBLAS checks of a classic call. */
 bool classic_valid(cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k, int lda, int ldb, int ldc,
@@ -65,13 +69,15 @@ bool classic_valid(cublasOperation_t ta, cublasOperation_t tb, int m, int n, int
            (tb == CUBLAS_OP_N || tb == CUBLAS_OP_T);
 }
 
-cublasStatus_t classic(cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k, const float *alpha,
+cublasStatus_t classic(cublasHandle_t handle, cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k, const float *alpha,
                        const float *A, int lda, long long sa, const float *B, int ldb, long long sb, const float *beta,
                        float *C, int ldc, long long sc, int batch) {
     if (!classic_valid(ta, tb, m, n, k, lda, ldb, ldc, batch)) return CUBLAS_STATUS_INVALID_VALUE;
+    if (!handle) return CUBLAS_STATUS_NOT_INITIALIZED;
+    /* pointer mode host: alpha and beta are read now, as cuBLAS does */
     Product p{ta == CUBLAS_OP_T, tb == CUBLAS_OP_T, m, n, k, *alpha, *beta, A, lda, sa, B, ldb, sb, C, ldc, sc,
               C, ldc, sc, batch, nullptr, 0, false};
-    compute(p);
+    enqueue(reinterpret_cast<BlasHandle *>(handle)->stream, [p] { compute(p); });
     return CUBLAS_STATUS_SUCCESS;
 }
 
@@ -123,21 +129,21 @@ cublasStatus_t lt_product(const Desc &d, const Layout &a, const Layout &b, const
 
 }  // namespace
 
-cublasStatus_t sgemm_strided_batched(cublasHandle_t, cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k,
+cublasStatus_t sgemm_strided_batched(cublasHandle_t handle, cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k,
                                      const float *alpha, const float *A, int lda, long long sa, const float *B,
                                      int ldb, long long sb, const float *beta, float *C, int ldc, long long sc,
                                      int batch) {
-    return classic(ta, tb, m, n, k, alpha, A, lda, sa, B, ldb, sb, beta, C, ldc, sc, batch);
+    return classic(handle, ta, tb, m, n, k, alpha, A, lda, sa, B, ldb, sb, beta, C, ldc, sc, batch);
 }
 
-cublasStatus_t gemm_strided_batched_ex(cublasHandle_t, cublasOperation_t ta, cublasOperation_t tb, int m, int n,
+cublasStatus_t gemm_strided_batched_ex(cublasHandle_t handle, cublasOperation_t ta, cublasOperation_t tb, int m, int n,
                                        int k, const void *alpha, const void *A, cudaDataType at, int lda, long long sa,
                                        const void *B, cudaDataType bt, int ldb, long long sb, const void *beta,
                                        void *C, cudaDataType ct, int ldc, long long sc, int batch,
                                        cublasComputeType_t compute, cublasGemmAlgo_t) {
     if (at != CUDA_R_32F || bt != CUDA_R_32F || ct != CUDA_R_32F) return CUBLAS_STATUS_NOT_SUPPORTED;
     if (compute != CUBLAS_COMPUTE_32F && compute != CUBLAS_COMPUTE_32F_FAST_TF32) return CUBLAS_STATUS_NOT_SUPPORTED;
-    return classic(ta, tb, m, n, k, (const float *)alpha, (const float *)A, lda, sa, (const float *)B, ldb, sb,
+    return classic(handle, ta, tb, m, n, k, (const float *)alpha, (const float *)A, lda, sa, (const float *)B, ldb, sb,
                    (const float *)beta, (float *)C, ldc, sc, batch);
 }
 
@@ -232,10 +238,11 @@ cublasStatus_t lt_algo_check(cublasLtHandle_t, cublasLtMatmulDesc_t desc, cublas
     return st;
 }
 
-cublasStatus_t lt_matmul(cublasLtHandle_t, cublasLtMatmulDesc_t desc, const void *alpha, const void *A,
+cublasStatus_t lt_matmul(cublasLtHandle_t lt, cublasLtMatmulDesc_t desc, const void *alpha, const void *A,
                          cublasLtMatrixLayout_t a, const void *B, cublasLtMatrixLayout_t b, const void *beta,
                          const void *C, cublasLtMatrixLayout_t c, void *D, cublasLtMatrixLayout_t d,
-                         const cublasLtMatmulAlgo_t *algo, void *, size_t, cudaStream_t) {
+                         const cublasLtMatmulAlgo_t *algo, void *, size_t, cudaStream_t stream) {
+    if (!lt) return CUBLAS_STATUS_NOT_INITIALIZED;
     if (!algo) return CUBLAS_STATUS_INVALID_VALUE;
     Product p;
     cublasStatus_t st = lt_product(*reinterpret_cast<Desc *>(desc), *reinterpret_cast<Layout *>(a),
@@ -245,8 +252,31 @@ cublasStatus_t lt_matmul(cublasLtHandle_t, cublasLtMatmulDesc_t desc, const void
     if (lt_refuse_matmul) return CUBLAS_STATUS_NOT_SUPPORTED;
     p.alpha = *(const float *)alpha, p.beta = *(const float *)beta;
     p.a = (const float *)A, p.b = (const float *)B, p.c = (const float *)C, p.d = (float *)D;
-    compute(p);
+    enqueue(stream, [p] { compute(p); });
     lt_matmuls++;
+    return CUBLAS_STATUS_SUCCESS;
+}
+
+cublasStatus_t blas_create(cublasHandle_t *handle) {
+    *handle = reinterpret_cast<cublasHandle_t>(new BlasHandle);
+    return CUBLAS_STATUS_SUCCESS;
+}
+cublasStatus_t blas_destroy(cublasHandle_t handle) {
+    delete reinterpret_cast<BlasHandle *>(handle);
+    return CUBLAS_STATUS_SUCCESS;
+}
+cublasStatus_t blas_set_stream(cublasHandle_t handle, cudaStream_t stream) {
+    if (!handle) return CUBLAS_STATUS_NOT_INITIALIZED;
+    reinterpret_cast<BlasHandle *>(handle)->stream = stream;
+    return CUBLAS_STATUS_SUCCESS;
+}
+/* The Lt handle carries nothing this model needs; a distinct non-null value. */
+cublasStatus_t lt_create(cublasLtHandle_t *handle) {
+    *handle = reinterpret_cast<cublasLtHandle_t>(new char[1]);
+    return CUBLAS_STATUS_SUCCESS;
+}
+cublasStatus_t lt_destroy(cublasLtHandle_t handle) {
+    delete[] reinterpret_cast<char *>(handle);
     return CUBLAS_STATUS_SUCCESS;
 }
 

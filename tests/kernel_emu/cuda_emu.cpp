@@ -1,7 +1,6 @@
-/* cuda_emu.cpp — the execution model behind cuda_emu.h: a block's threads as fibers, a
- * scheduler that releases them at __syncthreads() and warp shuffles, and the synchronous
- * cudart stand-ins. Compiled without the header's macros applied to itself beyond what it
- * declares (it is not one of the translated kernel files). */
+/* cuda_emu.cpp — how cuda_emu.h runs a grid: a block's threads as fibers, and a scheduler that
+ * releases them at __syncthreads() and warp shuffles. Streams, graphs and the rest of the
+ * runtime are cudart_emu.cpp's. */
 #include "cuda_emu.h"
 
 #include <ucontext.h>
@@ -15,7 +14,6 @@ namespace cuda_emu {
 
 Builtins current;
 int64_t launches;
-size_t reported_free_bytes = (size_t)16 << 30, reported_total_bytes = (size_t)16 << 30;
 
 namespace {
 
@@ -38,25 +36,25 @@ constexpr size_t FIBER_STACK = 64 << 10;
 
 struct BlockRun {
     ucontext_t scheduler;
-    std::vector<Fiber> fibers;
+    std::vector<Fiber> fibers;  /* a pool: the block uses the first `count` */
+    int count = 0;
     Fiber *running = nullptr;
     const std::function<void()> *body = nullptr;
 };
 BlockRun *block_run;  /* the block being run; one at a time */
 
-cudaError_t last_error = cudaSuccess;
-char error_detail[512];
 bool grid_failed;  /* an error in this grid: the remaining blocks are not run */
 
+/* A kernel that breaks CUDA's rules fails the way a faulting kernel does: stickily. */
 void fail(cudaError_t code, const char *fmt, ...) {
     if (grid_failed) return;
     grid_failed = true;
-    last_error = code;
+    char text[400];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(error_detail, sizeof error_detail, fmt, ap);
+    vsnprintf(text, sizeof text, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "cuda_emu: %s\n", error_detail);
+    set_error(code, true, "%s", text);
 }
 
 void fiber_main() {
@@ -77,7 +75,7 @@ int linear(const uint3 &i, const dim3 &d) { return (int)(i.x + d.x * (i.y + d.y 
 /* Completes the shuffles of warp w if every lane they name has arrived. Returns 1 when the
  * warp's lanes were released, 0 when it has no shuffle pending, -1 on an error (recorded). */
 int resolve_shuffles(BlockRun &run, int w) {
-    int n = (int)run.fibers.size(), first = w * 32, last = first + 32 < n ? first + 32 : n;
+    int n = run.count, first = w * 32, last = first + 32 < n ? first + 32 : n;
     Fiber *lead = nullptr;
     for (int t = first; t < last; t++)
         if (run.fibers[t].wait == Wait::SHUFFLE) {
@@ -130,7 +128,8 @@ void start_fiber(BlockRun &run, Fiber &f, uint3 index) {
 
 void run_block(BlockRun &run) {
     for (;;) {
-        for (Fiber &f : run.fibers) {
+        for (int t = 0; t < run.count; t++) {
+            Fiber &f = run.fibers[t];
             if (f.wait != Wait::RUNNABLE) continue;
             run.running = &f;
             current.thread_idx = f.index;
@@ -138,52 +137,62 @@ void run_block(BlockRun &run) {
             if (grid_failed) return;
         }
         int released = 0, live = 0, at_barrier = 0;
-        for (int w = 0; w * 32 < (int)run.fibers.size(); w++) {
+        for (int w = 0; w * 32 < run.count; w++) {
             int r = resolve_shuffles(run, w);
             if (r < 0) return;
             released += r;
         }
         if (released) continue;
-        for (Fiber &f : run.fibers) {
-            live += f.wait != Wait::DONE;
-            at_barrier += f.wait == Wait::BLOCK_BARRIER;
+        for (int t = 0; t < run.count; t++) {
+            live += run.fibers[t].wait != Wait::DONE;
+            at_barrier += run.fibers[t].wait == Wait::BLOCK_BARRIER;
         }
         if (!live) return;
         /* CUDA: __syncthreads() must be reached by every thread of the block or by none. Threads
          * that have exited while others wait is that rule broken (hardware may or may not hang). */
-        if (at_barrier != (int)run.fibers.size()) {
+        if (at_barrier != run.count) {
             fail(cudaErrorIllegalInstruction,
                  "block (%u,%u,%u): %d of its %zu threads wait at __syncthreads(), %d have exited, %d wait elsewhere",
-                 current.block_idx.x, current.block_idx.y, current.block_idx.z, at_barrier, run.fibers.size(),
-                 (int)run.fibers.size() - live, live - at_barrier);
+                 current.block_idx.x, current.block_idx.y, current.block_idx.z, at_barrier, (size_t)run.count,
+                 run.count - live, live - at_barrier);
             return;
         }
-        for (Fiber &f : run.fibers)
-            if (f.wait == Wait::BLOCK_BARRIER) f.wait = Wait::RUNNABLE;
+        for (int t = 0; t < run.count; t++)
+            if (run.fibers[t].wait == Wait::BLOCK_BARRIER) run.fibers[t].wait = Wait::RUNNABLE;
     }
 }
 
 }  // namespace
 
-void run_grid(dim3 grid, dim3 block, size_t shared_bytes, const std::function<void()> &body) {
-    launches++;
-    grid_failed = false;
+bool launch_valid(dim3 grid, dim3 block, size_t shared_bytes) {
     /* The limits a launch on sm_90 checks (dynamic shared memory is not used by kernels/). */
     uint64_t threads = (uint64_t)block.x * block.y * block.z;
     if (threads == 0 || threads > 1024 || block.z > 64 || grid.x == 0 || grid.y == 0 || grid.z == 0 ||
         grid.y > 65535 || grid.z > 65535 || grid.x > 0x7fffffffu) {
-        fail(cudaErrorInvalidConfiguration, "invalid launch configuration: grid (%u,%u,%u), block (%u,%u,%u)", grid.x,
-             grid.y, grid.z, block.x, block.y, block.z);
-        return;
+        set_error(cudaErrorInvalidConfiguration, false, "invalid launch configuration: grid (%u,%u,%u), block (%u,%u,%u)",
+                  grid.x, grid.y, grid.z, block.x, block.y, block.z);
+        return false;
     }
     if (shared_bytes) {
-        fail(cudaErrorInvalidValue, "dynamic shared memory (%zu bytes) is not emulated", shared_bytes);
-        return;
+        set_error(cudaErrorInvalidValue, false, "dynamic shared memory (%zu bytes) is not emulated", shared_bytes);
+        return false;
     }
-    BlockRun run;
+    return true;
+}
+
+void run_grid(dim3 grid, dim3 block, size_t, const std::function<void()> &body) {
+    launches++;
+    grid_failed = false;
+    uint64_t threads = (uint64_t)block.x * block.y * block.z;
+    /* One set of fibers, kept from launch to launch: their stacks are the costly part. */
+    static BlockRun run;
     run.body = &body;
-    run.fibers.resize(threads);
-    for (Fiber &f : run.fibers) f.stack.resize(FIBER_STACK);
+    run.count = (int)threads;
+    if (run.fibers.size() < threads) {
+        run.fibers.resize(threads);
+        for (Fiber &f : run.fibers)
+            if (f.stack.empty()) f.stack.resize(FIBER_STACK);
+    }
     BlockRun *outer = block_run;
     block_run = &run;
     current.grid_dim = grid;
@@ -199,15 +208,38 @@ void run_grid(dim3 grid, dim3 block, size_t shared_bytes, const std::function<vo
     block_run = outer;
 }
 
+void run_grid_flat(dim3 grid, dim3 block, const std::function<void()> &body) {
+    launches++;
+    grid_failed = false;
+    current.grid_dim = grid;
+    current.block_dim = block;
+    for (unsigned bz = 0; bz < grid.z; bz++)
+        for (unsigned by = 0; by < grid.y; by++)
+            for (unsigned bx = 0; bx < grid.x; bx++) {
+                current.block_idx = make_uint3(bx, by, bz);
+                for (unsigned tz = 0; tz < block.z; tz++)
+                    for (unsigned ty = 0; ty < block.y; ty++)
+                        for (unsigned tx = 0; tx < block.x; tx++) {
+                            current.thread_idx = make_uint3(tx, ty, tz);
+                            body();
+                            if (grid_failed) return;
+                        }
+            }
+}
+
 void sync_block() {
-    if (!block_run) {
-        fail(cudaErrorIllegalInstruction, "__syncthreads() outside a kernel");
+    if (!block_run) {  /* translate_launches.py judged the kernel free of synchronisation */
+        fail(cudaErrorIllegalInstruction, "__syncthreads() in a kernel launched without fibers");
         return;
     }
     yield_as(Wait::BLOCK_BARRIER);
 }
 
 uint64_t shuffle_exchange(unsigned mask, uint64_t bits, int lane_arg, int width, int is_xor) {
+    if (!block_run) {
+        fail(cudaErrorIllegalInstruction, "warp shuffle in a kernel launched without fibers");
+        return bits;
+    }
     Fiber *self = block_run->running;
     self->mask = mask;
     self->bits = bits;
@@ -218,75 +250,6 @@ uint64_t shuffle_exchange(unsigned mask, uint64_t bits, int lane_arg, int width,
     if (!(mask >> lane & 1u)) fail(cudaErrorIllegalInstruction, "warp shuffle by lane %d, which its mask %08x leaves out", lane, mask);
     yield_as(Wait::SHUFFLE);
     return self->result;
-}
-
-cudaError_t get_last_error() {
-    cudaError_t e = last_error;
-    last_error = cudaSuccess;
-    return e;
-}
-
-const char *last_error_detail() { return error_detail; }
-
-/* ---- cudart stand-ins ---- */
-
-cudaError_t malloc_device(void **ptr, size_t bytes) {
-    *ptr = std::malloc(bytes ? bytes : 1);
-    if (!*ptr) return cudaErrorMemoryAllocation;
-    std::memset(*ptr, 0xff, bytes);  /* NaN in every float: unwritten memory shows */
-    return cudaSuccess;
-}
-
-cudaError_t host_alloc(void **ptr, size_t bytes, unsigned) { return malloc_device(ptr, bytes); }
-
-cudaError_t free_memory(void *ptr) {
-    std::free(ptr);
-    return cudaSuccess;
-}
-
-cudaError_t memcpy_async(void *dst, const void *src, size_t bytes, cudaMemcpyKind, cudaStream_t) {
-    std::memmove(dst, src, bytes);
-    return cudaSuccess;
-}
-
-cudaError_t memcpy_sync(void *dst, const void *src, size_t bytes, cudaMemcpyKind kind) {
-    return memcpy_async(dst, src, bytes, kind, nullptr);
-}
-
-cudaError_t memset_async(void *dst, int value, size_t bytes, cudaStream_t) {
-    std::memset(dst, value, bytes);
-    return cudaSuccess;
-}
-
-cudaError_t mem_get_info(size_t *free_bytes, size_t *total_bytes) {
-    *free_bytes = reported_free_bytes;
-    *total_bytes = reported_total_bytes;
-    return cudaSuccess;
-}
-
-cudaError_t host_get_device_pointer(void **dev, void *host, unsigned) {
-    *dev = host;  /* one address space */
-    return cudaSuccess;
-}
-
-/* Streams and events are distinct non-null tokens: the work they would order already ran. */
-static char tokens[1];
-cudaError_t stream_create(cudaStream_t *stream, unsigned) {
-    *stream = (cudaStream_t)(void *)tokens;
-    return cudaSuccess;
-}
-cudaError_t stream_destroy(cudaStream_t) { return cudaSuccess; }
-cudaError_t stream_synchronize(cudaStream_t) { return cudaSuccess; }
-cudaError_t stream_wait_event(cudaStream_t, cudaEvent_t, unsigned) { return cudaSuccess; }
-cudaError_t event_create(cudaEvent_t *event, unsigned) {
-    *event = (cudaEvent_t)(void *)tokens;
-    return cudaSuccess;
-}
-cudaError_t event_destroy(cudaEvent_t) { return cudaSuccess; }
-cudaError_t event_record(cudaEvent_t, cudaStream_t) { return cudaSuccess; }
-cudaError_t launch_host_func(cudaStream_t, cudaHostFn_t fn, void *arg) {
-    fn(arg);
-    return cudaSuccess;
 }
 
 }  // namespace cuda_emu

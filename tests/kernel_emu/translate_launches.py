@@ -4,21 +4,45 @@
 The one piece of CUDA syntax a C++ compiler cannot parse is the launch,
 `kernel<<<grid, block, shared, stream>>>(args)`. It becomes
 `::cuda_emu::launch(grid, block, shared, stream)(kernel, args)`, which cuda_emu.h runs on the
-CPU. Nothing else changes; a #line directive keeps compiler messages pointing at the .cu file.
+CPU, or `launch_flat` when the kernel's body has no __syncthreads() and no warp shuffle: its
+threads then run one after another without fibers, much faster (should such a kernel
+synchronise after all, the emulator reports it). Nothing else changes; a #line directive
+keeps compiler messages pointing at the .cu file.
 """
 import os
 import re
 import sys
 
 LAUNCH = re.compile(r"([A-Za-z_]\w*(?:\s*<[^<>;]*>)?)\s*<<<(.*?)>>>\s*\(", re.S)
+KERNEL = re.compile(r"__global__\s+void\s+(?:__launch_bounds__\s*\([^)]*\)\s*)?([A-Za-z_]\w*)\s*\(")
+SYNCHRONISING = re.compile(r"__syncthreads|__shfl|__syncwarp|cooperative_groups")
+
+
+def synchronising_kernels(text):
+    """Names of the __global__ functions whose bodies synchronise threads."""
+    names = set()
+    for match in KERNEL.finditer(text):
+        start = text.index("{", match.end())
+        depth, i = 0, start
+        while True:
+            depth += {"{": 1, "}": -1}.get(text[i], 0)
+            i += 1
+            if depth == 0:
+                break
+        if SYNCHRONISING.search(text, start, i):
+            names.add(match.group(1))
+    return names
 
 
 def translate(text):
+    fibers = synchronising_kernels(text)
+
     def replace(match):
         kernel, config = match.group(1), match.group(2)
         rest = text[match.end():]
         separator = "" if rest.lstrip().startswith(")") else ", "
-        return f"::cuda_emu::launch({config})({kernel}{separator}"
+        how = "launch" if kernel.split("<")[0].strip() in fibers else "launch_flat"
+        return f"::cuda_emu::{how}({config})({kernel}{separator}"
 
     out, count = LAUNCH.subn(replace, text)
     if "<<<" in out or ">>>" in out:
