@@ -27,12 +27,17 @@ struct Product {
     bool trans_a, trans_b;
     int64_t m, n, k;
     float alpha, beta;
-    const float *a; int64_t lda, stride_a;
-    const float *b; int64_t ldb, stride_b;
-    const float *c; int64_t ldc, stride_c;
-    float *d; int64_t ldd, stride_d;
+    const float *a;
+    int64_t lda, stride_a;
+    const float *b;
+    int64_t ldb, stride_b;
+    const float *c;
+    int64_t ldc, stride_c;
+    float *d;
+    int64_t ldd, stride_d;
     int64_t batch;
-    const float *bias; int64_t bias_stride;  /* NULL: no bias */
+    const float *bias;
+    int64_t bias_stride; /* NULL: no bias */
     bool relu;
 };
 
@@ -69,14 +74,35 @@ bool classic_valid(cublasOperation_t ta, cublasOperation_t tb, int m, int n, int
            (tb == CUBLAS_OP_N || tb == CUBLAS_OP_T);
 }
 
-cublasStatus_t classic(cublasHandle_t handle, cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k, const float *alpha,
-                       const float *A, int lda, long long sa, const float *B, int ldb, long long sb, const float *beta,
-                       float *C, int ldc, long long sc, int batch) {
+cublasStatus_t classic(cublasHandle_t handle, cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k,
+                       const float *alpha, const float *A, int lda, long long sa, const float *B, int ldb, long long sb,
+                       const float *beta, float *C, int ldc, long long sc, int batch) {
     if (!classic_valid(ta, tb, m, n, k, lda, ldb, ldc, batch)) return CUBLAS_STATUS_INVALID_VALUE;
     if (!handle) return CUBLAS_STATUS_NOT_INITIALIZED;
     /* pointer mode host: alpha and beta are read now, as cuBLAS does */
-    Product p{ta == CUBLAS_OP_T, tb == CUBLAS_OP_T, m, n, k, *alpha, *beta, A, lda, sa, B, ldb, sb, C, ldc, sc,
-              C, ldc, sc, batch, nullptr, 0, false};
+    Product p{ta == CUBLAS_OP_T,
+              tb == CUBLAS_OP_T,
+              m,
+              n,
+              k,
+              *alpha,
+              *beta,
+              A,
+              lda,
+              sa,
+              B,
+              ldb,
+              sb,
+              C,
+              ldc,
+              sc,
+              C,
+              ldc,
+              sc,
+              batch,
+              nullptr,
+              0,
+              false};
     enqueue(reinterpret_cast<BlasHandle *>(handle)->stream, [p] { compute(p); });
     return CUBLAS_STATUS_SUCCESS;
 }
@@ -118,19 +144,38 @@ cublasStatus_t lt_product(const Desc &d, const Layout &a, const Layout &b, const
     if (!shapes || !lds || !batches) return CUBLAS_STATUS_INVALID_VALUE;
     bool bias = d.epilogue == CUBLASLT_EPILOGUE_BIAS || d.epilogue == CUBLASLT_EPILOGUE_RELU_BIAS;
     if (!bias && d.epilogue != CUBLASLT_EPILOGUE_DEFAULT && d.epilogue != CUBLASLT_EPILOGUE_RELU)
-        return CUBLAS_STATUS_NOT_SUPPORTED;  /* this model knows only the forward epilogues */
+        return CUBLAS_STATUS_NOT_SUPPORTED; /* this model knows only the forward epilogues */
     if (bias && !d.bias) return CUBLAS_STATUS_INVALID_VALUE;
-    *p = Product{d.trans_a == CUBLAS_OP_T, d.trans_b == CUBLAS_OP_T, (int64_t)m, (int64_t)n, (int64_t)k, 0, 0,
-                 nullptr, a.ld, a.stride, nullptr, b.ld, b.stride, nullptr, c.ld, c.stride, nullptr, dd.ld, dd.stride,
-                 dd.batch, bias ? (const float *)d.bias : nullptr, d.bias_stride,
+    *p = Product{d.trans_a == CUBLAS_OP_T,
+                 d.trans_b == CUBLAS_OP_T,
+                 (int64_t)m,
+                 (int64_t)n,
+                 (int64_t)k,
+                 0,
+                 0,
+                 nullptr,
+                 a.ld,
+                 a.stride,
+                 nullptr,
+                 b.ld,
+                 b.stride,
+                 nullptr,
+                 c.ld,
+                 c.stride,
+                 nullptr,
+                 dd.ld,
+                 dd.stride,
+                 dd.batch,
+                 bias ? (const float *)d.bias : nullptr,
+                 d.bias_stride,
                  d.epilogue == CUBLASLT_EPILOGUE_RELU || d.epilogue == CUBLASLT_EPILOGUE_RELU_BIAS};
     return CUBLAS_STATUS_SUCCESS;
 }
 
-}  // namespace
+} // namespace
 
-cublasStatus_t sgemm_strided_batched(cublasHandle_t handle, cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k,
-                                     const float *alpha, const float *A, int lda, long long sa, const float *B,
+cublasStatus_t sgemm_strided_batched(cublasHandle_t handle, cublasOperation_t ta, cublasOperation_t tb, int m, int n,
+                                     int k, const float *alpha, const float *A, int lda, long long sa, const float *B,
                                      int ldb, long long sb, const float *beta, float *C, int ldc, long long sc,
                                      int batch) {
     return classic(handle, ta, tb, m, n, k, alpha, A, lda, sa, B, ldb, sb, beta, C, ldc, sc, batch);
@@ -138,9 +183,9 @@ cublasStatus_t sgemm_strided_batched(cublasHandle_t handle, cublasOperation_t ta
 
 cublasStatus_t gemm_strided_batched_ex(cublasHandle_t handle, cublasOperation_t ta, cublasOperation_t tb, int m, int n,
                                        int k, const void *alpha, const void *A, cudaDataType at, int lda, long long sa,
-                                       const void *B, cudaDataType bt, int ldb, long long sb, const void *beta,
-                                       void *C, cudaDataType ct, int ldc, long long sc, int batch,
-                                       cublasComputeType_t compute, cublasGemmAlgo_t) {
+                                       const void *B, cudaDataType bt, int ldb, long long sb, const void *beta, void *C,
+                                       cudaDataType ct, int ldc, long long sc, int batch, cublasComputeType_t compute,
+                                       cublasGemmAlgo_t) {
     if (at != CUDA_R_32F || bt != CUDA_R_32F || ct != CUDA_R_32F) return CUBLAS_STATUS_NOT_SUPPORTED;
     if (compute != CUBLAS_COMPUTE_32F && compute != CUBLAS_COMPUTE_32F_FAST_TF32) return CUBLAS_STATUS_NOT_SUPPORTED;
     return classic(handle, ta, tb, m, n, k, (const float *)alpha, (const float *)A, lda, sa, (const float *)B, ldb, sb,
@@ -215,9 +260,9 @@ cublasStatus_t lt_heuristic(cublasLtHandle_t, cublasLtMatmulDesc_t desc, cublasL
     *found = 0;
     if (requested < 1) return CUBLAS_STATUS_INVALID_VALUE;
     Product p;
-    cublasStatus_t st = lt_product(*reinterpret_cast<Desc *>(desc), *reinterpret_cast<Layout *>(a),
-                                   *reinterpret_cast<Layout *>(b), *reinterpret_cast<Layout *>(c),
-                                   *reinterpret_cast<Layout *>(d), &p);
+    cublasStatus_t st =
+        lt_product(*reinterpret_cast<Desc *>(desc), *reinterpret_cast<Layout *>(a), *reinterpret_cast<Layout *>(b),
+                   *reinterpret_cast<Layout *>(c), *reinterpret_cast<Layout *>(d), &p);
     if (st != CUBLAS_STATUS_SUCCESS) return st;
     if (lt_refuse_heuristic) return CUBLAS_STATUS_NOT_SUPPORTED;
     std::memset(results, 0, sizeof *results);
@@ -230,9 +275,9 @@ cublasStatus_t lt_algo_check(cublasLtHandle_t, cublasLtMatmulDesc_t desc, cublas
                              cublasLtMatrixLayout_t b, cublasLtMatrixLayout_t c, cublasLtMatrixLayout_t d,
                              const cublasLtMatmulAlgo_t *, cublasLtMatmulHeuristicResult_t *result) {
     Product p;
-    cublasStatus_t st = lt_product(*reinterpret_cast<Desc *>(desc), *reinterpret_cast<Layout *>(a),
-                                   *reinterpret_cast<Layout *>(b), *reinterpret_cast<Layout *>(c),
-                                   *reinterpret_cast<Layout *>(d), &p);
+    cublasStatus_t st =
+        lt_product(*reinterpret_cast<Desc *>(desc), *reinterpret_cast<Layout *>(a), *reinterpret_cast<Layout *>(b),
+                   *reinterpret_cast<Layout *>(c), *reinterpret_cast<Layout *>(d), &p);
     std::memset(result, 0, sizeof *result);
     result->state = st;
     return st;
@@ -245,9 +290,9 @@ cublasStatus_t lt_matmul(cublasLtHandle_t lt, cublasLtMatmulDesc_t desc, const v
     if (!lt) return CUBLAS_STATUS_NOT_INITIALIZED;
     if (!algo) return CUBLAS_STATUS_INVALID_VALUE;
     Product p;
-    cublasStatus_t st = lt_product(*reinterpret_cast<Desc *>(desc), *reinterpret_cast<Layout *>(a),
-                                   *reinterpret_cast<Layout *>(b), *reinterpret_cast<Layout *>(c),
-                                   *reinterpret_cast<Layout *>(d), &p);
+    cublasStatus_t st =
+        lt_product(*reinterpret_cast<Desc *>(desc), *reinterpret_cast<Layout *>(a), *reinterpret_cast<Layout *>(b),
+                   *reinterpret_cast<Layout *>(c), *reinterpret_cast<Layout *>(d), &p);
     if (st != CUBLAS_STATUS_SUCCESS) return st;
     if (lt_refuse_matmul) return CUBLAS_STATUS_NOT_SUPPORTED;
     p.alpha = *(const float *)alpha, p.beta = *(const float *)beta;
@@ -280,4 +325,4 @@ cublasStatus_t lt_destroy(cublasLtHandle_t handle) {
     return CUBLAS_STATUS_SUCCESS;
 }
 
-}  // namespace cuda_emu
+} // namespace cuda_emu

@@ -36,14 +36,14 @@ constexpr size_t FIBER_STACK = 64 << 10;
 
 struct BlockRun {
     ucontext_t scheduler;
-    std::vector<Fiber> fibers;  /* a pool: the block uses the first `count` */
+    std::vector<Fiber> fibers; /* a pool: the block uses the first `count` */
     int count = 0;
     Fiber *running = nullptr;
     const std::function<void()> *body = nullptr;
 };
-BlockRun *block_run;  /* the block being run; one at a time */
+BlockRun *block_run; /* the block being run; one at a time */
 
-bool grid_failed;  /* an error in this grid: the remaining blocks are not run */
+bool grid_failed; /* an error in this grid: the remaining blocks are not run */
 
 /* A kernel that breaks CUDA's rules fails the way a faulting kernel does: stickily. */
 void fail(cudaError_t code, const char *fmt, ...) {
@@ -60,7 +60,7 @@ void fail(cudaError_t code, const char *fmt, ...) {
 void fiber_main() {
     BlockRun *run = block_run;
     (*run->body)();
-    run->running->wait = Wait::DONE;  /* uc_link returns to the scheduler */
+    run->running->wait = Wait::DONE; /* uc_link returns to the scheduler */
 }
 
 /* Back to the scheduler until it releases this fiber. */
@@ -70,7 +70,9 @@ void yield_as(Wait why) {
     swapcontext(&self->context, &block_run->scheduler);
 }
 
-int linear(const uint3 &i, const dim3 &d) { return (int)(i.x + d.x * (i.y + d.y * i.z)); }
+int linear(const uint3 &i, const dim3 &d) {
+    return (int)(i.x + d.x * (i.y + d.y * i.z));
+}
 
 /* Completes the shuffles of warp w if every lane they name has arrived. Returns 1 when the
  * warp's lanes were released, 0 when it has no shuffle pending, -1 on an error (recorded). */
@@ -92,8 +94,9 @@ int resolve_shuffles(BlockRun &run, int w) {
                  "warp shuffle with mask %08x in thread (%u,%u,%u) of block (%u,%u,%u): lane %d %s", lead->mask,
                  lead->index.x, lead->index.y, lead->index.z, current.block_idx.x, current.block_idx.y,
                  current.block_idx.z, lane,
-                 f.wait == Wait::DONE ? "has exited" : f.wait == Wait::BLOCK_BARRIER ? "waits at __syncthreads()"
-                                                                                       : "is in a different shuffle");
+                 f.wait == Wait::DONE            ? "has exited"
+                 : f.wait == Wait::BLOCK_BARRIER ? "waits at __syncthreads()"
+                                                 : "is in a different shuffle");
             return -1;
         }
     }
@@ -107,7 +110,7 @@ int resolve_shuffles(BlockRun &run, int w) {
         if (f.wait != Wait::SHUFFLE) continue;
         int lane = t - first, base = lane / f.width * f.width;
         int src = f.is_xor ? lane ^ f.lane_arg : base + (f.lane_arg % f.width);
-        if (src < base || src >= base + f.width || src >= last - first) src = lane;  /* out of range: own value */
+        if (src < base || src >= base + f.width || src >= last - first) src = lane; /* out of range: own value */
         f.result = run.fibers[first + src].bits;
     }
     for (int t = first; t < last; t++)
@@ -162,15 +165,16 @@ void run_block(BlockRun &run) {
     }
 }
 
-}  // namespace
+} // namespace
 
 bool launch_valid(dim3 grid, dim3 block, size_t shared_bytes) {
     /* The limits a launch on sm_90 checks (dynamic shared memory is not used by kernels/). */
     uint64_t threads = (uint64_t)block.x * block.y * block.z;
-    if (threads == 0 || threads > 1024 || block.z > 64 || grid.x == 0 || grid.y == 0 || grid.z == 0 ||
-        grid.y > 65535 || grid.z > 65535 || grid.x > 0x7fffffffu) {
-        set_error(cudaErrorInvalidConfiguration, false, "invalid launch configuration: grid (%u,%u,%u), block (%u,%u,%u)",
-                  grid.x, grid.y, grid.z, block.x, block.y, block.z);
+    if (threads == 0 || threads > 1024 || block.z > 64 || grid.x == 0 || grid.y == 0 || grid.z == 0 || grid.y > 65535 ||
+        grid.z > 65535 || grid.x > 0x7fffffffu) {
+        set_error(cudaErrorInvalidConfiguration, false,
+                  "invalid launch configuration: grid (%u,%u,%u), block (%u,%u,%u)", grid.x, grid.y, grid.z, block.x,
+                  block.y, block.z);
         return false;
     }
     if (shared_bytes) {
@@ -201,8 +205,10 @@ void run_grid(dim3 grid, dim3 block, size_t, const std::function<void()> &body) 
         for (unsigned by = 0; by < grid.y && !grid_failed; by++)
             for (unsigned bx = 0; bx < grid.x && !grid_failed; bx++) {
                 current.block_idx = make_uint3(bx, by, bz);
-                for (unsigned t = 0; t < threads; t++)
-                    start_fiber(run, run.fibers[t], make_uint3(t % block.x, t / block.x % block.y, t / (block.x * block.y)));
+                for (unsigned t = 0; t < threads; t++) {
+                    uint3 index = make_uint3(t % block.x, t / block.x % block.y, t / (block.x * block.y));
+                    start_fiber(run, run.fibers[t], index);
+                }
                 run_block(run);
             }
     block_run = outer;
@@ -228,7 +234,7 @@ void run_grid_flat(dim3 grid, dim3 block, const std::function<void()> &body) {
 }
 
 void sync_block() {
-    if (!block_run) {  /* translate_launches.py judged the kernel free of synchronisation */
+    if (!block_run) { /* translate_launches.py judged the kernel free of synchronisation */
         fail(cudaErrorIllegalInstruction, "__syncthreads() in a kernel launched without fibers");
         return;
     }
@@ -247,9 +253,10 @@ uint64_t shuffle_exchange(unsigned mask, uint64_t bits, int lane_arg, int width,
     self->width = width;
     self->is_xor = is_xor;
     int lane = linear(self->index, current.block_dim) % 32;
-    if (!(mask >> lane & 1u)) fail(cudaErrorIllegalInstruction, "warp shuffle by lane %d, which its mask %08x leaves out", lane, mask);
+    if (!(mask >> lane & 1u))
+        fail(cudaErrorIllegalInstruction, "warp shuffle by lane %d, which its mask %08x leaves out", lane, mask);
     yield_as(Wait::SHUFFLE);
     return self->result;
 }
 
-}  // namespace cuda_emu
+} // namespace cuda_emu

@@ -68,11 +68,10 @@ struct Launch {
     dim3 grid, block;
     size_t shared_bytes;
     cudaStream_t stream;
-    bool flat;  /* the kernel never synchronises: its threads run one after another, no fibers */
+    bool flat; /* the kernel never synchronises: its threads run one after another, no fibers */
     /* Like a real launch, the arguments are converted to the kernel's parameter types and
      * copied when the launch is made; the kernel runs when its stream gets to it. */
-    template <class... Params, class... Args>
-    void operator()(void (*kernel)(Params...), Args &&...args) const {
+    template <class... Params, class... Args> void operator()(void (*kernel)(Params...), Args &&...args) const {
         if (!launch_valid(grid, block, shared_bytes)) return;
         std::tuple<std::decay_t<Params>...> params(std::forward<Args>(args)...);
         dim3 g = grid, b = block;
@@ -98,8 +97,7 @@ void sync_block();
 
 /* Warp shuffles move a value's bytes (up to 8); shuffle_exchange does the waiting. */
 uint64_t shuffle_exchange(unsigned mask, uint64_t bits, int lane_arg, int width, int is_xor);
-template <class T>
-T shfl(unsigned mask, T value, int lane_arg, int width, int is_xor) {
+template <class T> T shfl(unsigned mask, T value, int lane_arg, int width, int is_xor) {
     static_assert(sizeof(T) <= sizeof(uint64_t) && std::is_trivially_copyable<T>::value, "shuffle of a word");
     uint64_t bits = 0;
     std::memcpy(&bits, &value, sizeof(T));
@@ -132,7 +130,7 @@ extern size_t reported_free_bytes, reported_total_bytes;
 /* Kept when a queued kernel fails while running (a deadlock, a bad shuffle): like a GPU's
  * sticky error, every later synchronising call returns it. */
 cudaError_t device_error();
-void clear_device_error();  /* tests only: after checking an intended failure */
+void clear_device_error(); /* tests only: after checking an intended failure */
 
 template <class F> cudaError_t func_get_attributes(cudaFuncAttributes *attr, F *) {
     std::memset(attr, 0, sizeof *attr);
@@ -170,7 +168,9 @@ cudaError_t set_device(int device);
 cudaError_t driver_get_version(int *version);
 cudaError_t runtime_get_version(int *version);
 
-template <class T> cudaError_t malloc_device(T **ptr, size_t bytes) { return malloc_device((void **)ptr, bytes); }
+template <class T> cudaError_t malloc_device(T **ptr, size_t bytes) {
+    return malloc_device((void **)ptr, bytes);
+}
 template <class T> cudaError_t host_alloc(T **ptr, size_t bytes, unsigned flags) {
     return host_alloc((void **)ptr, bytes, flags);
 }
@@ -181,11 +181,10 @@ template <class T> cudaError_t host_get_device_pointer(T **dev, void *host, unsi
 /* ---- cuBLAS / cuBLASLt as gemm.cu calls them (cublas_emu.cpp) ---- */
 /* Tests set these to make cuBLASLt refuse, at planning or at the call, as it may on a GPU. */
 extern bool lt_refuse_heuristic, lt_refuse_matmul;
-extern int64_t lt_matmuls;  /* cublasLtMatmul calls that computed */
+extern int64_t lt_matmuls; /* cublasLtMatmul calls that computed */
 cublasStatus_t sgemm_strided_batched(cublasHandle_t, cublasOperation_t, cublasOperation_t, int m, int n, int k,
-                                     const float *alpha, const float *A, int lda, long long sa, const float *B,
-                                     int ldb, long long sb, const float *beta, float *C, int ldc, long long sc,
-                                     int batch);
+                                     const float *alpha, const float *A, int lda, long long sa, const float *B, int ldb,
+                                     long long sb, const float *beta, float *C, int ldc, long long sc, int batch);
 cublasStatus_t gemm_strided_batched_ex(cublasHandle_t, cublasOperation_t, cublasOperation_t, int m, int n, int k,
                                        const void *alpha, const void *A, cudaDataType, int lda, long long sa,
                                        const void *B, cudaDataType, int ldb, long long sb, const void *beta, void *C,
@@ -216,7 +215,7 @@ cublasStatus_t lt_matmul(cublasLtHandle_t, cublasLtMatmulDesc_t, const void *alp
                          cublasLtMatrixLayout_t, void *D, cublasLtMatrixLayout_t, const cublasLtMatmulAlgo_t *,
                          void *workspace, size_t workspace_bytes, cudaStream_t);
 
-}  // namespace cuda_emu
+} // namespace cuda_emu
 
 /* ---- CUDA's built-ins, as the kernels spell them ---- */
 #define threadIdx (::cuda_emu::current.thread_idx)
@@ -230,7 +229,7 @@ cublasStatus_t lt_matmul(cublasLtHandle_t, cublasLtMatmulDesc_t, const void *alp
 #define __launch_bounds__(...)
 
 #define __syncthreads() ::cuda_emu::sync_block()
-#define __threadfence() ((void)0)         /* one thread runs at a time: every write is visible */
+#define __threadfence() ((void)0) /* one thread runs at a time: every write is visible */
 #define __threadfence_system() ((void)0)
 #define __shfl_sync(mask, v, src, ...) ::cuda_emu::shfl((mask), (v), (src), 32, 0)
 #define __shfl_xor_sync(mask, v, lane_mask, ...) ::cuda_emu::shfl((mask), (v), (lane_mask), 32, 1)

@@ -37,15 +37,15 @@ struct Op {
 
 struct Stream {
     std::deque<Op> ops;
-    uint64_t done = 0;  /* items of this stream run so far (waits included) */
+    uint64_t done = 0; /* items of this stream run so far (waits included) */
     uint64_t end() const { return done + ops.size(); }
 };
 
 struct Event {
-    Stream *stream = nullptr;  /* nullptr: never recorded, waiting on it waits for nothing */
+    Stream *stream = nullptr; /* nullptr: never recorded, waiting on it waits for nothing */
     uint64_t point = 0;
-    bool captured = false;     /* recorded inside a capture: point counts the capture's items */
-    double seconds = 0;        /* host clock when the stream reached it (for elapsed time) */
+    bool captured = false; /* recorded inside a capture: point counts the capture's items */
+    double seconds = 0;    /* host clock when the stream reached it (for elapsed time) */
 };
 
 double now() {
@@ -56,7 +56,7 @@ double now() {
 
 /* A graph: each stream's items in order, waits naming streams of the same graph. */
 struct Graph {
-    std::vector<Stream *> order;                  /* streams in order of first appearance */
+    std::vector<Stream *> order; /* streams in order of first appearance */
     std::map<Stream *, std::vector<Op>> items;
 };
 
@@ -66,10 +66,10 @@ struct Capture {
     bool invalid = false;
 };
 
-std::vector<Stream *> streams;  /* the real streams, in creation order */
-Capture *capture;               /* the capture in progress, if any */
-std::map<const void *, size_t> pinned_size;  /* cudaHostAlloc'd blocks: copies from them are legal in a capture */
-std::map<const void *, size_t> device_size;  /* cudaMalloc'd blocks: what cudaMemGetInfo counts as used */
+std::vector<Stream *> streams;              /* the real streams, in creation order */
+Capture *capture;                           /* the capture in progress, if any */
+std::map<const void *, size_t> pinned_size; /* cudaHostAlloc'd blocks: copies from them are legal in a capture */
+std::map<const void *, size_t> device_size; /* cudaMalloc'd blocks: what cudaMemGetInfo counts as used */
 size_t device_used;
 
 bool reverse_order() {
@@ -127,7 +127,7 @@ bool is_pinned(const void *p) {
     return (const char *)p < (const char *)it->first + it->second;
 }
 
-}  // namespace
+} // namespace
 
 void set_error(cudaError_t code, bool sticky, const char *fmt, ...) {
     va_list ap;
@@ -144,15 +144,23 @@ cudaError_t get_last_error() {
     last_error = cudaSuccess;
     return e;
 }
-cudaError_t peek_at_last_error() { return last_error != cudaSuccess ? last_error : sticky_error; }
-const char *last_error_detail() { return error_text; }
-cudaError_t device_error() { return sticky_error; }
-void clear_device_error() { sticky_error = last_error = cudaSuccess; }
+cudaError_t peek_at_last_error() {
+    return last_error != cudaSuccess ? last_error : sticky_error;
+}
+const char *last_error_detail() {
+    return error_text;
+}
+cudaError_t device_error() {
+    return sticky_error;
+}
+void clear_device_error() {
+    sticky_error = last_error = cudaSuccess;
+}
 
 void enqueue(cudaStream_t stream, std::function<void()> work) {
     Stream *s = reinterpret_cast<Stream *>(stream);
     if (capture) {
-        if (!s) {  /* the legacy stream cannot be captured */
+        if (!s) { /* the legacy stream cannot be captured */
             in_capture_refuse("work on the null stream");
             return;
         }
@@ -161,7 +169,7 @@ void enqueue(cudaStream_t stream, std::function<void()> work) {
         items.push_back(Op{std::move(work), nullptr, 0});
         return;
     }
-    if (!s) {  /* the null stream: after everything else, at once */
+    if (!s) { /* the null stream: after everything else, at once */
         drain();
         work();
         return;
@@ -183,7 +191,7 @@ cudaError_t malloc_device(void **ptr, size_t bytes) {
     *ptr = nullptr;
     if (in_capture_refuse("cudaMalloc")) return cudaErrorStreamCaptureUnsupported;
     size_t free_bytes = reported_free_bytes > device_used ? reported_free_bytes - device_used : 0;
-    if (bytes > free_bytes) return cudaErrorMemoryAllocation;  /* more than the device has */
+    if (bytes > free_bytes) return cudaErrorMemoryAllocation; /* more than the device has */
     if (!(*ptr = allocate(bytes))) return cudaErrorMemoryAllocation;
     device_size[*ptr] = bytes;
     device_used += bytes;
@@ -200,7 +208,7 @@ cudaError_t host_alloc(void **ptr, size_t bytes, unsigned) {
 
 cudaError_t free_memory(void *ptr) {
     if (in_capture_refuse("cudaFree")) return cudaErrorStreamCaptureUnsupported;
-    drain();  /* cudaFree waits for the device */
+    drain(); /* cudaFree waits for the device */
     pinned_size.erase(ptr);
     auto it = device_size.find(ptr);
     if (it != device_size.end()) {
@@ -215,7 +223,8 @@ cudaError_t memcpy_async(void *dst, const void *src, size_t bytes, cudaMemcpyKin
     bool from_host = kind == cudaMemcpyHostToDevice || kind == cudaMemcpyHostToHost;
     bool to_host = kind == cudaMemcpyDeviceToHost || kind == cudaMemcpyHostToHost;
     bool pageable = (from_host && !is_pinned(src)) || (to_host && !is_pinned(dst));
-    if (pageable && in_capture_refuse("a copy to or from pageable host memory")) return cudaErrorStreamCaptureUnsupported;
+    if (pageable && in_capture_refuse("a copy to or from pageable host memory"))
+        return cudaErrorStreamCaptureUnsupported;
     if (from_host && !is_pinned(src)) {
         /* From pageable memory, CUDA stages the source before returning: the caller may reuse it. */
         auto copy = std::make_shared<std::vector<char>>((const char *)src, (const char *)src + bytes);
@@ -223,7 +232,7 @@ cudaError_t memcpy_async(void *dst, const void *src, size_t bytes, cudaMemcpyKin
         return cudaSuccess;
     }
     enqueue(stream, [dst, src, bytes] { std::memmove(dst, src, bytes); });
-    if (to_host && !is_pinned(dst)) return drain();  /* to pageable memory the call returns when done */
+    if (to_host && !is_pinned(dst)) return drain(); /* to pageable memory the call returns when done */
     return cudaSuccess;
 }
 
@@ -244,7 +253,7 @@ cudaError_t mem_get_info(size_t *free_bytes, size_t *total_bytes) {
 }
 
 cudaError_t host_get_device_pointer(void **dev, void *host, unsigned) {
-    *dev = host;  /* one address space */
+    *dev = host; /* one address space */
     return cudaSuccess;
 }
 
@@ -273,7 +282,9 @@ cudaError_t stream_synchronize(cudaStream_t) {
 }
 
 /* Answers "done" after running the work: the emulator has no background progress. */
-cudaError_t stream_query(cudaStream_t stream) { return stream_synchronize(stream); }
+cudaError_t stream_query(cudaStream_t stream) {
+    return stream_synchronize(stream);
+}
 
 cudaError_t event_create(cudaEvent_t *event, unsigned) {
     *event = reinterpret_cast<cudaEvent_t>(new Event);
@@ -290,7 +301,10 @@ cudaError_t event_record(cudaEvent_t event, cudaStream_t stream) {
     Stream *s = reinterpret_cast<Stream *>(stream);
     if (!e) return cudaErrorInvalidResourceHandle;
     if (capture) {
-        if (!s) return in_capture_refuse("an event on the null stream") ? cudaErrorStreamCaptureUnsupported : cudaSuccess;
+        if (!s) {
+            in_capture_refuse("an event on the null stream");
+            return cudaErrorStreamCaptureUnsupported;
+        }
         auto it = capture->graph.items.find(s);
         e->stream = s;
         e->point = it == capture->graph.items.end() ? 0 : it->second.size();
@@ -299,7 +313,7 @@ cudaError_t event_record(cudaEvent_t event, cudaStream_t stream) {
     }
     if (!s) {
         drain();
-        *e = Event{};  /* the null stream: a point already passed */
+        *e = Event{}; /* the null stream: a point already passed */
         e->seconds = now();
         return cudaSuccess;
     }
@@ -325,7 +339,7 @@ cudaError_t stream_wait_event(cudaStream_t stream, cudaEvent_t event, unsigned) 
         items.push_back(Op{nullptr, e->stream, e->point});
         return cudaSuccess;
     }
-    if (e->captured) return cudaSuccess;  /* its capture has ended: nothing left to wait for */
+    if (e->captured) return cudaSuccess; /* its capture has ended: nothing left to wait for */
     if (!s) return drain();
     s->ops.push_back(Op{nullptr, e->stream, e->point});
     return cudaSuccess;
@@ -433,7 +447,9 @@ cudaError_t get_device_properties(cudaDeviceProp *prop, int device) {
     return cudaSuccess;
 }
 
-cudaError_t set_device(int device) { return device == 0 ? cudaSuccess : cudaErrorInvalidDevice; }
+cudaError_t set_device(int device) {
+    return device == 0 ? cudaSuccess : cudaErrorInvalidDevice;
+}
 cudaError_t driver_get_version(int *version) {
     *version = CUDART_VERSION;
     return cudaSuccess;
@@ -443,4 +459,4 @@ cudaError_t runtime_get_version(int *version) {
     return cudaSuccess;
 }
 
-}  // namespace cuda_emu
+} // namespace cuda_emu

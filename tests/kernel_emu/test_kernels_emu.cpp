@@ -1,12 +1,12 @@
 /* test_kernels_emu.cpp — the CUDA backend's own kernels, launch code included, run on the CPU
  * through cuda_emu.h and checked against the CPU backend (the oracle), on a machine without a
- * GPU. What tests/gpu/test_cuda_ops.c checks on a device: every custom kernel (bias +
- * activation, ReLU backward, column and row sums, the loss heads, AdamW with its step scalars,
- * Polyak, init_uniform, the replay gather in device and host placement, the raw cuRAND
- * stream), and gemm.cu's translation of row-major products into cuBLAS and cuBLASLt calls
- * (against cublas_emu.cpp's model of them, including cuBLASLt refusing), on awkward sizes, 16-byte aligned buffers and not, grids of one SM's worth
- * of blocks (so every grid-stride loop goes round) and of an H100's. Outputs start as NaN on
- * both sides, so an element never written, or written out of bounds, shows.
+ * GPU: every custom kernel (bias + activation, ReLU backward, column and row sums, the loss
+ * heads, AdamW with its step scalars, Polyak, init_uniform, the replay gather in device and
+ * host placement, the raw cuRAND stream), and gemm.cu's translation of row-major products into
+ * cuBLAS and cuBLASLt calls (against cublas_emu.cpp's model of them, cuBLASLt refusals
+ * included), on awkward sizes, 16-byte aligned buffers and not, grids of one SM's worth of
+ * blocks (so every grid-stride loop goes round) and of an H100's. Outputs start as NaN on both
+ * sides, so an element never written, or written out of bounds, shows.
  *
  * cuRAND here is NVIDIA's device code compiled for the host: init_uniform, the gather's
  * draws and the raw stream are compared with philox.h, the CPU's own Philox, bit for bit.
@@ -89,12 +89,14 @@ static CudaBackend *emulated_gpu(int sm_count) {
     std::memset((void *)&cb, 0, sizeof cb);
     cb.sm_count = sm_count;
     cb.precision = PRECISION_FP32;
-    cb.blas = cb.op_blas = blas;  /* on the null stream: every op runs when it is issued */
+    cb.blas = cb.op_blas = blas; /* on the null stream: every op runs when it is issued */
     cb.lt = lt;
     return &cb;
 }
 
-static Backend *as_backend(CudaBackend *cb) { return (Backend *)cb; }
+static Backend *as_backend(CudaBackend *cb) {
+    return (Backend *)cb;
+}
 
 /* Every op must leave no recorded failure behind. */
 static void check_clean(CudaBackend *cb, const char *what) {
@@ -103,7 +105,7 @@ static void check_clean(CudaBackend *cb, const char *what) {
 
 static const int sm_counts[] = {1, 132};
 
-/* ---- the emulator's own checks ------------------------------------------------------------------------------------ */
+/* ---- the emulator's own checks -------------------------------------------------------------------------------- */
 
 __global__ void shuffle_after_exit_kernel(float *out) {
     if (threadIdx.x == 5) return;
@@ -151,8 +153,12 @@ static void test_emulator() {
     for (int b = 0; b < 3; b++) CHECK(out[b] == 2080.0f + (float)b, "block %d: %g, want %g", b, out[b], 2080.0 + b);
 }
 
-__global__ void store_kernel(float *x, float value) { *x = value; }
-__global__ void copy_kernel(float *dst, const float *src) { *dst = *src; }
+__global__ void store_kernel(float *x, float value) {
+    *x = value;
+}
+__global__ void copy_kernel(float *dst, const float *src) {
+    *dst = *src;
+}
 
 /* Streams: a reader on another stream that does not wait for the writer sees the old value in
  * reverse order (so such a race shows), the written one once it waits; a capture refuses a
@@ -170,7 +176,8 @@ static void test_emulated_streams() {
     cuda_emu::launch(1, 1, 0, reader)(copy_kernel, &y, (const float *)&x);
     CHECK(y == -1.0f, "queued work must not run before the host waits for it");
     cudaStreamSynchronize(reader);
-    CHECK(y == (reverse ? 0.0f : 1.0f), "unordered streams: the reader saw %g (order %s)", y, reverse ? "reverse" : "forward");
+    CHECK(y == (reverse ? 0.0f : 1.0f), "unordered streams: the reader saw %g (order %s)", y,
+          reverse ? "reverse" : "forward");
     x = 0, y = -1;
     cuda_emu::launch(1, 1, 0, writer)(store_kernel, &x, 1.0f);
     cudaEventRecord(written, writer);
@@ -181,7 +188,8 @@ static void test_emulated_streams() {
 
     cudaGraph_t graph = nullptr;
     CHECK(cudaStreamBeginCapture(writer, cudaStreamCaptureModeThreadLocal) == cudaSuccess, "begin capture");
-    CHECK(cudaStreamSynchronize(writer) == cudaErrorStreamCaptureUnsupported, "a synchronize inside a capture must fail");
+    CHECK(cudaStreamSynchronize(writer) == cudaErrorStreamCaptureUnsupported,
+          "a synchronize inside a capture must fail");
     CHECK(cudaStreamEndCapture(writer, &graph) == cudaErrorStreamCaptureInvalidated && !graph,
           "a capture that saw a synchronize must end invalidated");
     cudaGetLastError();
@@ -215,15 +223,16 @@ static void test_bias_activation() {
                 for (int sms : sm_counts) {
                     int members = s[0], rows = s[1], cols = s[2];
                     CudaBackend *cb = emulated_gpu(sms);
-                    Pair y = pair_new((size_t)members * rows * cols, offset), bias = pair_new((size_t)members * cols, offset);
+                    Pair y = pair_new((size_t)members * rows * cols, offset),
+                         bias = pair_new((size_t)members * cols, offset);
                     pair_fill(y, -1, 1);
                     pair_fill(bias, -1, 1);
                     Activation a = act ? ACTIVATION_RELU : ACTIVATION_NONE;
                     cpu->ops->bias_activation(cpu, y.cpu, bias.cpu, members, rows, cols, a);
                     cuda_bias_activation(as_backend(cb), y.gpu, bias.gpu, members, rows, cols, a);
                     char what[160];
-                    snprintf(what, sizeof what, "bias_activation %dx%dx%d act=%d offset=%d sms=%d", members, rows, cols, act,
-                             offset, sms);
+                    snprintf(what, sizeof what, "bias_activation %dx%dx%d act=%d offset=%d sms=%d", members, rows, cols,
+                             act, offset, sms);
                     pair_check(y, 0, what);
                     check_clean(cb, what);
                 }
@@ -259,7 +268,7 @@ static void test_column_sums() {
             cuda_column_sums(as_backend(cb), out.gpu, in.gpu, members, rows, cols);
             char what[120];
             snprintf(what, sizeof what, "column_sums %dx%dx%d sms=%d", members, rows, cols, sms);
-            pair_check(out, 1e-5, what);  /* a different, fixed summation order */
+            pair_check(out, 1e-5, what); /* a different, fixed summation order */
             check_clean(cb, what);
         }
 }
@@ -276,7 +285,7 @@ static void test_row_sums() {
             cuda_row_sums(as_backend(cb), out.gpu, in.gpu, rows, cols);
             char what[120];
             snprintf(what, sizeof what, "row_sums %dx%d sms=%d", rows, cols, sms);
-            pair_check(out, 1e-6, what);  /* both sum in double, in different orders */
+            pair_check(out, 1e-6, what); /* both sum in double, in different orders */
             check_clean(cb, what);
         }
 }
@@ -290,11 +299,11 @@ static void gemm_case(PrecisionKind precision, int m, int n, int k, int ta, int 
     int lda = (ta ? m : k) + pad, ldb = (tb ? k : n) + pad, ldc = n + pad;
     int64_t rows_a = ta ? k : m, rows_b = tb ? n : k;
     int64_t sa = share == 1 ? 0 : rows_a * lda, sb = share == 2 ? 0 : rows_b * ldb, sc = (int64_t)m * ldc;
-    Pair A = pair_new((size_t)((batch - 1) * sa + rows_a * lda), 0), B = pair_new((size_t)((batch - 1) * sb + rows_b * ldb), 0),
-         C = pair_new((size_t)(batch * sc), 0);
+    Pair A = pair_new((size_t)((batch - 1) * sa + rows_a * lda), 0),
+         B = pair_new((size_t)((batch - 1) * sb + rows_b * ldb), 0), C = pair_new((size_t)(batch * sc), 0);
     pair_fill(A, -1, 1);
     pair_fill(B, -1, 1);
-    if (beta != 0) pair_fill(C, -1, 1);  /* beta = 0: C stays NaN, which must never be read */
+    if (beta != 0) pair_fill(C, -1, 1); /* beta = 0: C stays NaN, which must never be read */
     GemmArgs g = {};
     g.trans_a = ta, g.trans_b = tb, g.m = m, g.n = n, g.k = k, g.alpha = alpha, g.beta = beta;
     g.lda = lda, g.stride_a = sa, g.ldb = ldb, g.stride_b = sb, g.ldc = ldc, g.stride_c = sc, g.batch = batch;
@@ -338,20 +347,21 @@ static void test_gemm() {
  * (the plan is cached; the bias pointer is the call's). */
 enum LtMode { LT_OFF, LT_FUSED, LT_REFUSED_AT_PLAN, LT_REFUSED_AT_CALL };
 
-static void gemm_bias_activation_case(LtMode mode, int members, int rows, int in, int out, int shared_input,
-                                      int offset, Activation act) {
+static void gemm_bias_activation_case(LtMode mode, int members, int rows, int in, int out, int shared_input, int offset,
+                                      Activation act) {
     CudaBackend *cb = emulated_gpu(132);
     cb->gemm_epilogues = mode != LT_OFF;
     cuda_emu::lt_refuse_heuristic = mode == LT_REFUSED_AT_PLAN;
     cuda_emu::lt_refuse_matmul = mode == LT_REFUSED_AT_CALL;
     int64_t matmuls_before = cuda_emu::lt_matmuls;
-    Pair X = pair_new((size_t)(shared_input ? 1 : members) * rows * in, offset), W = pair_new((size_t)members * out * in, offset),
-         Y = pair_new((size_t)members * rows * out, offset);
+    Pair X = pair_new((size_t)(shared_input ? 1 : members) * rows * in, offset),
+         W = pair_new((size_t)members * out * in, offset), Y = pair_new((size_t)members * rows * out, offset);
     pair_fill(X, -1, 1);
     pair_fill(W, -1, 1);
     char what[200];
-    snprintf(what, sizeof what, "gemm_bias_activation mode=%d members=%d rows=%d in=%d out=%d shared=%d offset=%d act=%d",
-             (int)mode, members, rows, in, out, shared_input, offset, (int)act);
+    snprintf(what, sizeof what,
+             "gemm_bias_activation mode=%d members=%d rows=%d in=%d out=%d shared=%d offset=%d act=%d", (int)mode,
+             members, rows, in, out, shared_input, offset, (int)act);
     for (int call = 0; call < 2; call++) {
         Pair bias = pair_new((size_t)members * out, offset);
         pair_fill(bias, -1, 1);
@@ -410,11 +420,12 @@ static void test_value_critic_heads() {
         for (int target_q = 0; target_q < 2; target_q++) {
             int P = s[0], B = s[1];
             CudaBackend *cb = emulated_gpu(132);
-            Pair v = pair_new((size_t)P * B, 0), v_next = pair_new((size_t)P * B, 0), q = pair_new((size_t)P * 2 * B, 0),
-                 q_hat = pair_new((size_t)P * 2 * B, 0), reward = pair_new((size_t)B, 0), terminal = pair_new((size_t)B, 0),
-                 tau = pair_new((size_t)P, 0), beta = pair_new((size_t)P, 0);
-            Pair dv = pair_new((size_t)P * B, 0), dq = pair_new((size_t)P * 2 * B, 0), weight = pair_new((size_t)P * B, 0),
-                 stats = pair_new((size_t)P * IQL_STAT_COUNT * B, 0);
+            Pair v = pair_new((size_t)P * B, 0), v_next = pair_new((size_t)P * B, 0),
+                 q = pair_new((size_t)P * 2 * B, 0), q_hat = pair_new((size_t)P * 2 * B, 0),
+                 reward = pair_new((size_t)B, 0), terminal = pair_new((size_t)B, 0), tau = pair_new((size_t)P, 0),
+                 beta = pair_new((size_t)P, 0);
+            Pair dv = pair_new((size_t)P * B, 0), dq = pair_new((size_t)P * 2 * B, 0),
+                 weight = pair_new((size_t)P * B, 0), stats = pair_new((size_t)P * IQL_STAT_COUNT * B, 0);
             for (Pair *p : {&v, &v_next, &q, &q_hat, &reward}) pair_fill(*p, -3, 3);
             pair_fill(tau, 0.5f, 0.95f);
             pair_fill(beta, 0.5f, 10.0f);
@@ -445,8 +456,8 @@ static void test_policy_head() {
         for (int deterministic = 0; deterministic < 2; deterministic++) {
             int P = s[0], B = s[1], A = s[2];
             CudaBackend *cb = emulated_gpu(132);
-            Pair pre = pair_new((size_t)P * B * A, 0), log_std = pair_new((size_t)P * A, 0), action = pair_new((size_t)B * A, 0),
-                 weight = pair_new((size_t)P * B, 0);
+            Pair pre = pair_new((size_t)P * B * A, 0), log_std = pair_new((size_t)P * A, 0),
+                 action = pair_new((size_t)B * A, 0), weight = pair_new((size_t)P * B, 0);
             Pair dpre = pair_new((size_t)P * B * A, 0), dlog = pair_new((size_t)P * B * A, 0),
                  stats = pair_new((size_t)P * IQL_STAT_COUNT * B, 0);
             pair_fill(pre, -3, 3);
@@ -515,8 +526,8 @@ static void test_adamw() {
                 bool same = sc_cpu.step == sc_gpu.step && sc_cpu.bias_correction1 == sc_gpu.bias_correction1 &&
                             sc_cpu.bias_correction2 == sc_gpu.bias_correction2;
                 for (int k = 0; k < LR_GROUP_COUNT; k++) same = same && sc_cpu.lr[k] == sc_gpu.lr[k];
-                CHECK(same, "%s: step scalars differ (step %lld vs %lld, lr[0] %.9g vs %.9g)", what, (long long)sc_gpu.step,
-                      (long long)sc_cpu.step, sc_gpu.lr[0], sc_cpu.lr[0]);
+                CHECK(same, "%s: step scalars differ (step %lld vs %lld, lr[0] %.9g vs %.9g)", what,
+                      (long long)sc_gpu.step, (long long)sc_cpu.step, sc_gpu.lr[0], sc_cpu.lr[0]);
                 for (const Pair *x : {&p, &m, &v}) pair_check(*x, 1e-6, what);
                 check_clean(cb, what);
             }
@@ -534,7 +545,7 @@ static void test_polyak() {
             cuda_polyak(as_backend(cb), target.gpu, online.gpu, 0.005f, n);
             char what[120];
             snprintf(what, sizeof what, "polyak n=%lld offset=%d", (long long)n, offset);
-            pair_check(target, 1e-6, what);  /* (1 − ρ)t + ρo: contracted to an FMA or not */
+            pair_check(target, 1e-6, what); /* (1 − ρ)t + ρo: contracted to an FMA or not */
             check_clean(cb, what);
         }
 }
@@ -552,7 +563,8 @@ static void test_init_uniform() {
                 cpu->ops->init_uniform(cpu, w.cpu, n, 0.25f, seed, subsequence);
                 cuda_init_uniform(as_backend(cb), w.gpu, n, 0.25f, seed, subsequence);
                 char what[120];
-                snprintf(what, sizeof what, "init_uniform n=%lld seed=%llx sms=%d", (long long)n, (unsigned long long)seed, sms);
+                snprintf(what, sizeof what, "init_uniform n=%lld seed=%llx sms=%d", (long long)n,
+                         (unsigned long long)seed, sms);
                 pair_check(w, 0, what);
                 check_clean(cb, what);
             }
@@ -578,7 +590,8 @@ static void test_philox_stream() {
                     for (int64_t j = 0; j < n; j++)
                         if (words[(size_t)j] != philox_value(seed, sub, offset + (uint64_t)j)) {
                             if (!mismatches++)
-                                fprintf(stderr, "philox: seed %llx subsequence %llx word %llu: cuRAND %u, philox.h %u\n",
+                                fprintf(stderr,
+                                        "philox: seed %llx subsequence %llx word %llu: cuRAND %u, philox.h %u\n",
                                         (unsigned long long)seed, (unsigned long long)sub,
                                         (unsigned long long)(offset + (uint64_t)j), words[(size_t)j],
                                         philox_value(seed, sub, offset + (uint64_t)j));
@@ -678,13 +691,14 @@ static void replay_case(ReplayKind kind, size_t reported_free, int B, int sequen
         char what[160];
         snprintf(what, sizeof what, "sample_batch %s B=%d sequential=%d sms=%d step %lld", host ? "host" : "device", B,
                  sequential, sms, (long long)step);
-        for (const Pair *p : {&bp.state, &bp.next_state, &bp.state_action, &bp.action, &bp.reward, &bp.terminal, &bp.index})
+        for (const Pair *p :
+             {&bp.state, &bp.next_state, &bp.state_action, &bp.action, &bp.reward, &bp.terminal, &bp.index})
             pair_check(*p, 0, what);
         check_clean(cb, what);
     }
     if (host) {
         /* Steps 1..7 and the second step 4 find their batch staged; 0 and the resumed 3 do not. */
-        CHECK(cuda_replays_synchronize(cb, &err) == 0, "synchronize: %s", err.msg);  /* the staging counts */
+        CHECK(cuda_replays_synchronize(cb, &err) == 0, "synchronize: %s", err.msg); /* the staging counts */
         int64_t hits = cuda_debug_replay_staged_hits(gpu_replay);
         CHECK(hits == 8, "host replay B=%d: %lld of 10 gathers used the staged batch, expected 8", B, (long long)hits);
     }
@@ -747,7 +761,8 @@ int main() {
     test_init_uniform();
     test_philox_stream();
     test_replay();
-    CHECK(cuda_emu::launches - before > 400, "only %lld emulated launches ran", (long long)(cuda_emu::launches - before));
+    CHECK(cuda_emu::launches - before > 400, "only %lld emulated launches ran",
+          (long long)(cuda_emu::launches - before));
     cpu->ops->destroy(cpu);
     return test_finish("kernels_emu", 0);
 }
