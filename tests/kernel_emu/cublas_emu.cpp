@@ -172,6 +172,13 @@ cublasStatus_t lt_product(const Desc &d, const Layout &a, const Layout &b, const
     return CUBLAS_STATUS_SUCCESS;
 }
 
+/* lt_product on the opaque handles gemm.cu holds. */
+cublasStatus_t lt_described(cublasLtMatmulDesc_t desc, cublasLtMatrixLayout_t a, cublasLtMatrixLayout_t b,
+                            cublasLtMatrixLayout_t c, cublasLtMatrixLayout_t d, Product *p) {
+    return lt_product(*reinterpret_cast<Desc *>(desc), *reinterpret_cast<Layout *>(a), *reinterpret_cast<Layout *>(b),
+                      *reinterpret_cast<Layout *>(c), *reinterpret_cast<Layout *>(d), p);
+}
+
 } // namespace
 
 cublasStatus_t sgemm_strided_batched(cublasHandle_t handle, cublasOperation_t ta, cublasOperation_t tb, int m, int n,
@@ -260,9 +267,7 @@ cublasStatus_t lt_heuristic(cublasLtHandle_t, cublasLtMatmulDesc_t desc, cublasL
     *found = 0;
     if (requested < 1) return CUBLAS_STATUS_INVALID_VALUE;
     Product p;
-    cublasStatus_t st =
-        lt_product(*reinterpret_cast<Desc *>(desc), *reinterpret_cast<Layout *>(a), *reinterpret_cast<Layout *>(b),
-                   *reinterpret_cast<Layout *>(c), *reinterpret_cast<Layout *>(d), &p);
+    cublasStatus_t st = lt_described(desc, a, b, c, d, &p);
     if (st != CUBLAS_STATUS_SUCCESS) return st;
     if (lt_refuse_heuristic) return CUBLAS_STATUS_NOT_SUPPORTED;
     std::memset(results, 0, sizeof *results);
@@ -275,9 +280,7 @@ cublasStatus_t lt_algo_check(cublasLtHandle_t, cublasLtMatmulDesc_t desc, cublas
                              cublasLtMatrixLayout_t b, cublasLtMatrixLayout_t c, cublasLtMatrixLayout_t d,
                              const cublasLtMatmulAlgo_t *, cublasLtMatmulHeuristicResult_t *result) {
     Product p;
-    cublasStatus_t st =
-        lt_product(*reinterpret_cast<Desc *>(desc), *reinterpret_cast<Layout *>(a), *reinterpret_cast<Layout *>(b),
-                   *reinterpret_cast<Layout *>(c), *reinterpret_cast<Layout *>(d), &p);
+    cublasStatus_t st = lt_described(desc, a, b, c, d, &p);
     std::memset(result, 0, sizeof *result);
     result->state = st;
     return st;
@@ -290,9 +293,7 @@ cublasStatus_t lt_matmul(cublasLtHandle_t lt, cublasLtMatmulDesc_t desc, const v
     if (!lt) return CUBLAS_STATUS_NOT_INITIALIZED;
     if (!algo) return CUBLAS_STATUS_INVALID_VALUE;
     Product p;
-    cublasStatus_t st =
-        lt_product(*reinterpret_cast<Desc *>(desc), *reinterpret_cast<Layout *>(a), *reinterpret_cast<Layout *>(b),
-                   *reinterpret_cast<Layout *>(c), *reinterpret_cast<Layout *>(d), &p);
+    cublasStatus_t st = lt_described(desc, a, b, c, d, &p);
     if (st != CUBLAS_STATUS_SUCCESS) return st;
     if (lt_refuse_matmul) return CUBLAS_STATUS_NOT_SUPPORTED;
     p.alpha = *(const float *)alpha, p.beta = *(const float *)beta;
