@@ -155,8 +155,8 @@ void run_block(BlockRun &run) {
          * that have exited while others wait is that rule broken (hardware may or may not hang). */
         if (at_barrier != run.count) {
             fail(cudaErrorIllegalInstruction,
-                 "block (%u,%u,%u): %d of its %zu threads wait at __syncthreads(), %d have exited, %d wait elsewhere",
-                 current.block_idx.x, current.block_idx.y, current.block_idx.z, at_barrier, (size_t)run.count,
+                 "block (%u,%u,%u): %d of its %d threads wait at __syncthreads(), %d have exited, %d wait elsewhere",
+                 current.block_idx.x, current.block_idx.y, current.block_idx.z, at_barrier, run.count,
                  run.count - live, live - at_barrier);
             return;
         }
@@ -184,7 +184,7 @@ bool launch_valid(dim3 grid, dim3 block, size_t shared_bytes) {
     return true;
 }
 
-void run_grid(dim3 grid, dim3 block, size_t, const std::function<void()> &body) {
+void run_grid(dim3 grid, dim3 block, const std::function<void()> &body) {
     launches++;
     grid_failed = false;
     uint64_t threads = (uint64_t)block.x * block.y * block.z;
@@ -197,7 +197,6 @@ void run_grid(dim3 grid, dim3 block, size_t, const std::function<void()> &body) 
         for (Fiber &f : run.fibers)
             if (f.stack.empty()) f.stack.resize(FIBER_STACK);
     }
-    BlockRun *outer = block_run;
     block_run = &run;
     current.grid_dim = grid;
     current.block_dim = block;
@@ -211,7 +210,7 @@ void run_grid(dim3 grid, dim3 block, size_t, const std::function<void()> &body) 
                 }
                 run_block(run);
             }
-    block_run = outer;
+    block_run = nullptr; /* kernels do not launch kernels: no outer grid to return to */
 }
 
 void run_grid_flat(dim3 grid, dim3 block, const std::function<void()> &body) {

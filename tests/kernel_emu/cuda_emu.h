@@ -53,7 +53,7 @@ extern Builtins current;
 
 /* Runs body once per thread of every block of the grid (see the top of this file). Errors
  * are kept for cudaGetLastError(). */
-void run_grid(dim3 grid, dim3 block, size_t shared_bytes, const std::function<void()> &body);
+void run_grid(dim3 grid, dim3 block, const std::function<void()> &body);
 /* The same for a kernel that never synchronises: each thread runs to its end in turn. */
 void run_grid_flat(dim3 grid, dim3 block, const std::function<void()> &body);
 
@@ -80,7 +80,7 @@ struct Launch {
             if (f)
                 run_grid_flat(g, b, [&] { std::apply(kernel, params); });
             else
-                run_grid(g, b, 0, [&] { std::apply(kernel, params); });
+                run_grid(g, b, [&] { std::apply(kernel, params); });
         });
     }
 };

@@ -120,6 +120,17 @@ bool in_capture_refuse(const char *what) {
     return true;
 }
 
+/* Appends to the capture's record of stream s. */
+void capture_append(Stream *s, Op op) {
+    auto &items = capture->graph.items[s];
+    if (items.empty()) capture->graph.order.push_back(s);
+    items.push_back(std::move(op));
+}
+
+size_t device_free() {
+    return reported_free_bytes > device_used ? reported_free_bytes - device_used : 0;
+}
+
 bool is_pinned(const void *p) {
     auto it = pinned_size.upper_bound(p);
     if (it == pinned_size.begin()) return false;
@@ -164,9 +175,7 @@ void enqueue(cudaStream_t stream, std::function<void()> work) {
             in_capture_refuse("work on the null stream");
             return;
         }
-        auto &items = capture->graph.items[s];
-        if (items.empty()) capture->graph.order.push_back(s);
-        items.push_back(Op{std::move(work), nullptr, 0});
+        capture_append(s, Op{std::move(work), nullptr, 0});
         return;
     }
     if (!s) { /* the null stream: after everything else, at once */
@@ -190,8 +199,7 @@ void *allocate(size_t bytes) {
 cudaError_t malloc_device(void **ptr, size_t bytes) {
     *ptr = nullptr;
     if (in_capture_refuse("cudaMalloc")) return cudaErrorStreamCaptureUnsupported;
-    size_t free_bytes = reported_free_bytes > device_used ? reported_free_bytes - device_used : 0;
-    if (bytes > free_bytes) return cudaErrorMemoryAllocation; /* more than the device has */
+    if (bytes > device_free()) return cudaErrorMemoryAllocation; /* more than the device has */
     if (!(*ptr = allocate(bytes))) return cudaErrorMemoryAllocation;
     device_size[*ptr] = bytes;
     device_used += bytes;
@@ -222,17 +230,17 @@ cudaError_t free_memory(void *ptr) {
 cudaError_t memcpy_async(void *dst, const void *src, size_t bytes, cudaMemcpyKind kind, cudaStream_t stream) {
     bool from_host = kind == cudaMemcpyHostToDevice || kind == cudaMemcpyHostToHost;
     bool to_host = kind == cudaMemcpyDeviceToHost || kind == cudaMemcpyHostToHost;
-    bool pageable = (from_host && !is_pinned(src)) || (to_host && !is_pinned(dst));
-    if (pageable && in_capture_refuse("a copy to or from pageable host memory"))
+    bool from_pageable = from_host && !is_pinned(src), to_pageable = to_host && !is_pinned(dst);
+    if ((from_pageable || to_pageable) && in_capture_refuse("a copy to or from pageable host memory"))
         return cudaErrorStreamCaptureUnsupported;
-    if (from_host && !is_pinned(src)) {
+    if (from_pageable) {
         /* From pageable memory, CUDA stages the source before returning: the caller may reuse it. */
         auto copy = std::make_shared<std::vector<char>>((const char *)src, (const char *)src + bytes);
         enqueue(stream, [dst, copy] { std::memcpy(dst, copy->data(), copy->size()); });
         return cudaSuccess;
     }
     enqueue(stream, [dst, src, bytes] { std::memmove(dst, src, bytes); });
-    if (to_host && !is_pinned(dst)) return drain(); /* to pageable memory the call returns when done */
+    if (to_pageable) return drain(); /* to pageable memory the call returns when done */
     return cudaSuccess;
 }
 
@@ -247,7 +255,7 @@ cudaError_t memset_async(void *dst, int value, size_t bytes, cudaStream_t stream
 }
 
 cudaError_t mem_get_info(size_t *free_bytes, size_t *total_bytes) {
-    *free_bytes = reported_free_bytes > device_used ? reported_free_bytes - device_used : 0;
+    *free_bytes = device_free();
     *total_bytes = reported_total_bytes;
     return cudaSuccess;
 }
@@ -334,9 +342,7 @@ cudaError_t stream_wait_event(cudaStream_t stream, cudaEvent_t event, unsigned) 
         if (!s) return cudaErrorStreamCaptureUnsupported;
         /* A wait on work outside the capture is met before the graph runs (graph_launch drains). */
         if (!e->captured) return cudaSuccess;
-        auto &items = capture->graph.items[s];
-        if (items.empty()) capture->graph.order.push_back(s);
-        items.push_back(Op{nullptr, e->stream, e->point});
+        capture_append(s, Op{nullptr, e->stream, e->point});
         return cudaSuccess;
     }
     if (e->captured) return cudaSuccess; /* its capture has ended: nothing left to wait for */
