@@ -17,9 +17,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "core/backend_select.h"
-#include "core/iql.h"
-#include "core/model.h"
+#include "run/backend_select.h"
+#include "algo/iql.h"
+#include "algo/model.h"
 
 static double now_seconds(void) {
     struct timespec ts;

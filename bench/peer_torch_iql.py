@@ -33,7 +33,7 @@ import torch
 from torch import nn
 
 S, A, N = 17, 6, 200000
-GAMMA, TAU, BETA = 0.97, 0.7, 2.0  # the seed's settings (SPEC.md, Defaults)
+GAMMA, TAU, BETA = 0.97, 0.7, 2.0  # the seed's settings (docs/algorithm.md, Defaults)
 HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
 
 

@@ -1,6 +1,7 @@
 /* backend_cuda.cu — the CUDA backend's lifetime: probe, create, destroy, error state, memory,
- * host transfers, and run_step (eager launches, or one captured CUDA graph per step function).
- * The ops themselves live beside this file: gemm.cu, layers.cu, heads.cu, optim.cu, replay.cu. */
+ * host transfers, measurement, and its table of ops. The ops themselves live beside this file:
+ * graph.cu (run_step), lanes.cu (fork/join), gemm.cu and gemm_epilogue.cu, layers.cu,
+ * heads.cu, optim.cu, replay.cu. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -103,22 +104,12 @@ int cuda_backend_probe(int device_index, char *desc, size_t len) {
 
 /* ---- lifetime ------------------------------------------------------------------------------- */
 
-void cuda_drop_graphs(CudaBackend *cb) {
-    for (int i = 0; i < CUDA_GRAPH_SLOTS; i++) {
-        if (cb->graphs[i].exec) CUDA_RECORD(cb, cudaGraphExecDestroy(cb->graphs[i].exec));
-        cb->graphs[i] = StepGraph{NULL, NULL, NULL};
-    }
-    cb->next_graph_slot = 0;
-}
-
-static void lanes_destroy(CudaBackend *cb);
-
 static void cuda_destroy(Backend *b) {
     CudaBackend *cb = (CudaBackend *)b;
     if (!cb) return;
     /* Teardown: errors are ignored, there is no one left to report them to. */
     if (cb->stream) cudaStreamSynchronize(cb->stream);
-    lanes_destroy(cb);
+    cuda_lanes_destroy(cb);
     for (int i = 0; i < CUDA_GRAPH_SLOTS; i++)
         if (cb->graphs[i].exec) cudaGraphExecDestroy(cb->graphs[i].exec);
     for (int i = 0; i < BACKEND_TIME_SLOTS; i++)
@@ -221,164 +212,6 @@ static int cuda_download(Backend *b, void *dst, const void *src, size_t bytes, E
     return 0;
 }
 
-/* ---- run_step: eager, or a captured graph ------------------------------------------------------ */
-
-/* Captures issue(arg) on the step stream into a new graph slot. Host-replay copy streams fork
- * from the step stream inside sample_batch and are joined before the capture ends, so the
- * graph holds the whole step, copies included. NULL (and the error recorded) on failure. */
-static StepGraph *capture_step(CudaBackend *cb, void (*issue)(void *), void *arg) {
-    StepGraph *slot = &cb->graphs[cb->next_graph_slot];
-    cb->next_graph_slot = (cb->next_graph_slot + 1) % CUDA_GRAPH_SLOTS;
-    if (slot->exec) CUDA_RECORD(cb, cudaGraphExecDestroy(slot->exec));
-    *slot = StepGraph{NULL, NULL, NULL};
-
-    /* Thread-local mode: other threads of the process may use CUDA meanwhile, and a stray
-     * synchronising call from this thread still fails the capture instead of being recorded. */
-    CUDA_RECORD(cb, cudaStreamBeginCapture(cb->stream, cudaStreamCaptureModeThreadLocal));
-    if (cb->failed) return NULL;
-    issue(arg);
-    cuda_replays_join(cb);
-    cudaGraph_t graph = NULL;
-    CUDA_RECORD(cb, cudaStreamEndCapture(cb->stream, &graph));  /* always: leaves capture mode */
-    if (cb->failed) {
-        if (graph) cudaGraphDestroy(graph);
-        return NULL;
-    }
-    cudaGraphExec_t exec = NULL;
-    CUDA_RECORD(cb, cudaGraphInstantiate(&exec, graph, 0));
-    CUDA_RECORD(cb, cudaGraphDestroy(graph));
-    if (cb->failed) {
-        if (exec) cudaGraphExecDestroy(exec);
-        return NULL;
-    }
-    *slot = StepGraph{issue, arg, exec};
-    return slot;
-}
-
-static void cuda_run_step(Backend *b, void (*issue)(void *), void *arg) {
-    CudaBackend *cb = (CudaBackend *)b;
-    if (cb->failed) return;  /* nothing more after a failure; status() says what went wrong */
-    /* Copies left in flight by a sample_batch outside run_step: joined here, eagerly, since a
-     * capture may not wait on work recorded before it began. */
-    cuda_replays_join(cb);
-    if (!cb->use_graphs) {
-        issue(arg);
-        cuda_replays_join(cb);
-        return;
-    }
-    StepGraph *g = NULL;
-    for (int i = 0; i < CUDA_GRAPH_SLOTS && !g; i++)
-        if (cb->graphs[i].exec && cb->graphs[i].issue == issue && cb->graphs[i].arg == arg) g = &cb->graphs[i];
-    if (!g) {
-        /* The first call of a step function runs eagerly: one-time work (each cuBLAS handle's
-         * first call, cuBLASLt's plans, lazy loading of kernel images) then happens outside
-         * any capture, where it may synchronise. The second call is captured. */
-        int warmed = 0;
-        for (int i = 0; i < CUDA_GRAPH_SLOTS; i++) warmed |= cb->warmed[i].issue == issue && cb->warmed[i].arg == arg;
-        if (!warmed) {
-            cb->warmed[cb->next_warmed] = StepGraph{issue, arg, NULL};
-            cb->next_warmed = (cb->next_warmed + 1) % CUDA_GRAPH_SLOTS;
-            issue(arg);
-            cuda_replays_join(cb);
-            return;
-        }
-        g = capture_step(cb, issue, arg);
-    }
-    if (g) CUDA_RECORD(cb, cudaGraphLaunch(g->exec, cb->stream));
-}
-
-/* ---- lanes: fork/join ------------------------------------------------------------------------- */
-
-/* Without parallel_nets every lane is the step stream and these only check their arguments. */
-void cuda_fork(Backend *b, int lanes) {
-    CudaBackend *cb = (CudaBackend *)b;
-    if (cb->lanes_open) {
-        cuda_record_error(cb, "fork", __func__, __FILE__, __LINE__, "invalid argument", "fork inside an open fork");
-        return;
-    }
-    if (!cb->parallel_nets || lanes < 2) return;
-    cb->lanes_open = lanes < CUDA_LANES ? lanes : CUDA_LANES;
-    /* Inside a capture this event is what pulls the lane streams into the graph. */
-    CUDA_RECORD(cb, cudaEventRecord(cb->fork_event, cb->stream));
-    for (int i = 1; i < cb->lanes_open; i++) CUDA_RECORD(cb, cudaStreamWaitEvent(cb->lane_stream[i], cb->fork_event, 0));
-}
-
-void cuda_lane(Backend *b, int index) {
-    CudaBackend *cb = (CudaBackend *)b;
-    if (!cb->lanes_open) return;
-    if (index < 0) {
-        cuda_record_error(cb, "lane", __func__, __FILE__, __LINE__, "invalid argument", "negative lane index");
-        return;
-    }
-    int i = index % cb->lanes_open;  /* more lanes asked for than there are: they share */
-    cb->op_stream = cb->lane_stream[i];
-    cb->op_blas = cb->lane_blas[i];
-    cb->op_workspace = cb->lane_workspace[i];
-}
-
-void cuda_lane_wait(Backend *b, int waiter, int source) {
-    CudaBackend *cb = (CudaBackend *)b;
-    if (!cb->lanes_open) return;
-    if (waiter < 0 || source < 0) {
-        cuda_record_error(cb, "lane_wait", __func__, __FILE__, __LINE__, "invalid argument", "negative lane index");
-        return;
-    }
-    int w = waiter % cb->lanes_open, src = source % cb->lanes_open;
-    if (w == src) return;  /* one stream: already in order */
-    /* One event per source lane is enough: a wait takes the event's latest record, which the
-     * host made just before it (in a capture too). */
-    CUDA_RECORD(cb, cudaEventRecord(cb->lane_mark[src], cb->lane_stream[src]));
-    CUDA_RECORD(cb, cudaStreamWaitEvent(cb->lane_stream[w], cb->lane_mark[src], 0));
-}
-
-void cuda_join(Backend *b) {
-    CudaBackend *cb = (CudaBackend *)b;
-    if (cb->lanes_open) {
-        for (int i = 1; i < cb->lanes_open; i++) {
-            CUDA_RECORD(cb, cudaEventRecord(cb->lane_done[i], cb->lane_stream[i]));
-            CUDA_RECORD(cb, cudaStreamWaitEvent(cb->stream, cb->lane_done[i], 0));
-        }
-        cb->lanes_open = 0;
-    }
-    cb->op_stream = cb->stream;
-    cb->op_blas = cb->blas;
-    cb->op_workspace = cb->blas_workspace;
-}
-
-static int lanes_create(CudaBackend *cb, Error *err) {
-    cb->lane_stream[0] = cb->stream;
-    cb->lane_blas[0] = cb->blas;
-    cb->lane_workspace[0] = cb->blas_workspace;
-    if (!cb->parallel_nets) return 0;
-    CUDA_RETURN_IF_ERROR(err, cudaEventCreateWithFlags(&cb->fork_event, cudaEventDisableTiming));
-    for (int i = 0; i < CUDA_LANES; i++)
-        CUDA_RETURN_IF_ERROR(err, cudaEventCreateWithFlags(&cb->lane_mark[i], cudaEventDisableTiming));
-    for (int i = 1; i < CUDA_LANES; i++) {
-        CUDA_RETURN_IF_ERROR(err, cudaStreamCreateWithFlags(&cb->lane_stream[i], cudaStreamNonBlocking));
-        CUDA_RETURN_IF_ERROR(err, cudaEventCreateWithFlags(&cb->lane_done[i], cudaEventDisableTiming));
-        CUBLAS_RETURN_IF_ERROR(err, cublasCreate(&cb->lane_blas[i]));
-        CUBLAS_RETURN_IF_ERROR(err, cublasSetStream(cb->lane_blas[i], cb->lane_stream[i]));
-        CUDA_RETURN_IF_ERROR(err, cudaMalloc(&cb->lane_workspace[i], CUDA_BLAS_WORKSPACE_BYTES));
-        CUBLAS_RETURN_IF_ERROR(err, cublasSetWorkspace(cb->lane_blas[i], cb->lane_workspace[i], CUDA_BLAS_WORKSPACE_BYTES));
-        CUBLAS_RETURN_IF_ERROR(err, cublasSetPointerMode(cb->lane_blas[i], CUBLAS_POINTER_MODE_HOST));
-        CUBLAS_RETURN_IF_ERROR(err, cublasSetMathMode(cb->lane_blas[i], CUBLAS_DEFAULT_MATH));
-    }
-    return 0;
-}
-
-static void lanes_destroy(CudaBackend *cb) {
-    for (int i = 1; i < CUDA_LANES; i++) {
-        if (cb->lane_stream[i]) cudaStreamSynchronize(cb->lane_stream[i]);
-        if (cb->lane_blas[i]) cublasDestroy(cb->lane_blas[i]);
-        if (cb->lane_workspace[i]) cudaFree(cb->lane_workspace[i]);
-        if (cb->lane_done[i]) cudaEventDestroy(cb->lane_done[i]);
-        if (cb->lane_stream[i]) cudaStreamDestroy(cb->lane_stream[i]);
-    }
-    for (int i = 0; i < CUDA_LANES; i++)
-        if (cb->lane_mark[i]) cudaEventDestroy(cb->lane_mark[i]);
-    if (cb->fork_event) cudaEventDestroy(cb->fork_event);
-}
-
 /* ---- measurement ------------------------------------------------------------------------------ */
 
 static void cuda_time_mark(Backend *b, int slot) {
@@ -409,41 +242,43 @@ static int cuda_memory_info(Backend *b, size_t *free_bytes, size_t *total_bytes,
 
 /* ---- the table and creation ---------------------------------------------------------------------- */
 
+/* Filled by field name (C++20 designated initialisers, in declaration order): a field of
+ * backend.h that moves makes this table a compile error, never a silently misplaced function. */
 static const BackendOps cuda_ops = {
-    "cuda",
-    cuda_destroy,
-    cuda_status,
-    cuda_synchronize,
-    cuda_describe,
-    cuda_alloc,
-    cuda_release,
-    cuda_upload,
-    cuda_download,
-    cuda_replay_create,
-    cuda_replay_destroy,
-    cuda_run_step,
-    cuda_fork,
-    cuda_lane,
-    cuda_lane_wait,
-    cuda_join,
-    cuda_prepare_step,
-    cuda_finish_step,
-    cuda_sample_batch,
-    cuda_gemm,
-    cuda_gemm_bias_activation,
-    cuda_bias_activation,
-    cuda_relu_backward,
-    cuda_column_sums,
-    cuda_row_sums,
-    cuda_value_critic_heads,
-    cuda_policy_head,
-    cuda_adamw,
-    cuda_polyak,
-    cuda_copy,
-    cuda_init_uniform,
-    cuda_time_mark,
-    cuda_time_elapsed,
-    cuda_memory_info,
+    .name = "cuda",
+    .destroy = cuda_destroy,
+    .status = cuda_status,
+    .synchronize = cuda_synchronize,
+    .describe = cuda_describe,
+    .alloc = cuda_alloc,
+    .release = cuda_release,
+    .upload = cuda_upload,
+    .download = cuda_download,
+    .replay_create = cuda_replay_create,
+    .replay_destroy = cuda_replay_destroy,
+    .run_step = cuda_run_step,
+    .fork = cuda_fork,
+    .lane = cuda_lane,
+    .lane_wait = cuda_lane_wait,
+    .join = cuda_join,
+    .prepare_step = cuda_prepare_step,
+    .finish_step = cuda_finish_step,
+    .sample_batch = cuda_sample_batch,
+    .gemm = cuda_gemm,
+    .gemm_bias_activation = cuda_gemm_bias_activation,
+    .bias_activation = cuda_bias_activation,
+    .relu_backward = cuda_relu_backward,
+    .column_sums = cuda_column_sums,
+    .row_sums = cuda_row_sums,
+    .value_critic_heads = cuda_value_critic_heads,
+    .policy_head = cuda_policy_head,
+    .adamw = cuda_adamw,
+    .polyak = cuda_polyak,
+    .copy = cuda_copy,
+    .init_uniform = cuda_init_uniform,
+    .time_mark = cuda_time_mark,
+    .time_elapsed = cuda_time_elapsed,
+    .memory_info = cuda_memory_info,
 };
 
 static int setup(CudaBackend *cb, const BackendOptions *opt, Error *err) {
@@ -476,7 +311,7 @@ static int setup(CudaBackend *cb, const BackendOptions *opt, Error *err) {
     /* Default math: SGEMM stays in FP32 (TF32 needs CUBLAS_TF32_TENSOR_OP_MATH, never set);
      * tf32 precision is asked for per call, through the compute type (gemm.cu). */
     CUBLAS_RETURN_IF_ERROR(err, cublasSetMathMode(cb->blas, CUBLAS_DEFAULT_MATH));
-    if (lanes_create(cb, err)) return -1;
+    if (cuda_lanes_create(cb, err)) return -1;
     cuda_join(&cb->base);  /* no lane open: step ops go to the step stream */
     return 0;
 }

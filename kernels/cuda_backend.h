@@ -12,7 +12,8 @@
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 
-#include "cuda_c_headers.h"  /* defines: Backend, BackendOps, the op argument structs */
+#include "cuiql/backend.h"     /* defines: Backend, BackendOps, the op argument structs */
+#include "cuiql/iql_heads.h"   /* defines: iql_value_critic_row, iql_policy_row */
 #include "cuda_check.h"      /* defines: CUDA_RECORD, CUBLAS_RECORD, CUDA_RETURN_IF_ERROR, ... */
 
 /* Graphs kept at once, one per distinct (issue, arg) that run_step has seen; a fifth evicts
@@ -22,9 +23,6 @@
 /* cuBLAS workspace: cuBLAS must not allocate during graph capture, so it gets a buffer of its
  * own up front (32 MiB is what NVIDIA recommends for Hopper). */
 #define CUDA_BLAS_WORKSPACE_BYTES ((size_t)32 << 20)
-
-/* Lanes of fork/join (backend.h): a step opens at most 6 (two per network's backward pass). */
-#define CUDA_LANES 6
 
 /* Grid-stride kernels launch at most this many 256-thread blocks per SM: enough resident warps
  * to hide memory latency on each of the 132 SMs without a tail of tiny blocks. */
@@ -80,11 +78,11 @@ struct CudaBackend {
     /* Lanes 1.. (lane 0 is the step stream itself), each with a cuBLAS handle and workspace of
      * its own, since concurrent GEMMs must not share a workspace. Created only with parallel_nets. */
     int lanes_open;          /* lanes of the open fork; 0: none */
-    cudaStream_t lane_stream[CUDA_LANES];
-    cublasHandle_t lane_blas[CUDA_LANES];
-    void *lane_workspace[CUDA_LANES];
-    cudaEvent_t fork_event, lane_done[CUDA_LANES];
-    cudaEvent_t lane_mark[CUDA_LANES];  /* lane_wait: the source lane's point so far */
+    cudaStream_t lane_stream[BACKEND_MAX_LANES];
+    cublasHandle_t lane_blas[BACKEND_MAX_LANES];
+    void *lane_workspace[BACKEND_MAX_LANES];
+    cudaEvent_t fork_event, lane_done[BACKEND_MAX_LANES];
+    cudaEvent_t lane_mark[BACKEND_MAX_LANES];  /* lane_wait: the source lane's point so far */
     LtPlan lt_plans[CUDA_LT_PLANS];
     int64_t lt_fused_calls, lt_unfused_calls;  /* gemm_bias_activation calls issued each way */
 
@@ -116,13 +114,18 @@ static inline int cuda_aligned16(const void *p) { return ((uintptr_t)p & 15u) ==
  * run_step captures again. */
 void cuda_drop_graphs(CudaBackend *cb);
 
-/* backend_cuda.cu: fork/join */
+/* graph.cu */
+void cuda_run_step(Backend *b, void (*issue)(void *), void *arg);
+
+/* lanes.cu: fork/join, and the lanes' streams and handles */
+int cuda_lanes_create(CudaBackend *cb, Error *err);
+void cuda_lanes_destroy(CudaBackend *cb);
 void cuda_fork(Backend *b, int lanes);
 void cuda_lane(Backend *b, int index);
 void cuda_lane_wait(Backend *b, int waiter, int source);
 void cuda_join(Backend *b);
 
-/* gemm.cu */
+/* gemm.cu, gemm_epilogue.cu */
 void cuda_gemm(Backend *b, const GemmArgs *g);
 void cuda_gemm_bias_activation(Backend *b, const GemmArgs *g, const float *bias, Activation act);
 void cuda_lt_plans_destroy(CudaBackend *cb);

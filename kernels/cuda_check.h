@@ -14,7 +14,7 @@
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 
-#include "cuda_c_headers.h"  /* defines: Error, error_set */
+#include "cuiql/error.h"  /* defines: Error, error_set */
 
 typedef struct CudaBackend CudaBackend;
 

@@ -3,10 +3,9 @@
  * Two placements (ReplayKind; auto picks device when the data fits in free GPU memory with a
  * margin):
  *
- * device — the dataset is copied into GPU memory once. sample_batch is one kernel: row i of
- *   batch k draws transition (kB + i) mod N (sequential) or philox_index(curand(), N) after
- *   curand_init(seed, k, i) — word i of Philox stream (seed, subsequence k), the CPU's
- *   philox_index(philox_value(seed, k, i), N) — and gathers s, s', concat(s, a), a, r, d.
+ * device — the dataset is copied into GPU memory once. sample_batch is one kernel: slot i of
+ *   batch k draws transition iql_replay_row(args, k, B, i, N) (cuiql/sampling.h: cuRAND's
+ *   Philox on the device, the same numbers as the CPU's) and gathers s, s', concat(s, a), a, r, d.
  *
  * host — for datasets larger than the GPU, the dataset stays in pinned, mapped host memory
  *   (cudaHostAlloc). The host gathers batch k+1 while the GPU runs step k:
@@ -95,11 +94,6 @@ static size_t staged_bytes(int rows, int S, int A) {
     return sizeof(StageHeader) + sizeof(float) * (size_t)rows * (3 + 2 * (size_t)S + A);
 }
 
-/* Batch k, row i, sequential order: transitions [kB, (k+1)B) mod N. */
-__host__ __device__ static inline uint32_t sequential_index(uint64_t step, int rows, int i, uint32_t n) {
-    return (uint32_t)((step * (uint64_t)rows + (uint64_t)i) % (uint64_t)n);
-}
-
 struct Replay {
     CudaBackend *cb;
     ReplayKind mode;           /* REPLAY_DEVICE or REPLAY_HOST: auto is resolved at creation */
@@ -156,16 +150,7 @@ gather_batch_kernel(ReplayData data, const void *staged, StageHeader *mirror, Sa
             r = sb.reward[i];
             d = sb.terminal[i];
         } else {
-            uint32_t drawn = 0;
-            if (lane == 0) {
-                if (args.sequential) {
-                    drawn = sequential_index(step, B, i, data.n);
-                } else {
-                    curandStatePhilox4_32_10_t state;
-                    curand_init(args.seed, step, (unsigned long long)i, &state);
-                    drawn = philox_index(curand(&state), data.n);
-                }
-            }
+            uint32_t drawn = lane == 0 ? iql_replay_row(&args, step, B, i, data.n) : 0;
             t = __shfl_sync(0xffffffffu, drawn, 0);  /* i is uniform per warp: all lanes arrive */
             s = data.states + (size_t)data.state_row[t] * S;
             s2 = data.states + (size_t)data.next_row[t] * S;
@@ -227,8 +212,8 @@ static void CUDART_CB stage_next_batch(void *arg) {
     int S = d->obs_dim, A = d->act_dim, B = next.rows;
     StagedBatch sb = staged_view(r->stage_host, B, S, A);
     for (int i = 0; i < B; i++) {
-        uint32_t t = next.sequential ? sequential_index((uint64_t)next.step, B, i, d->n)
-                                     : philox_index(philox_value(next.seed, (uint64_t)next.step, (uint64_t)i), d->n);
+        SamplingArgs args = {next.sequential, next.seed};
+        uint32_t t = iql_replay_row(&args, (uint64_t)next.step, B, i, d->n);
         sb.index[i] = t;
         memcpy(sb.state + (size_t)i * S, d->states + (size_t)d->state_row[t] * S, sizeof(float) * S);
         memcpy(sb.next_state + (size_t)i * S, d->states + (size_t)d->next_row[t] * S, sizeof(float) * S);

@@ -1,6 +1,6 @@
 /* backend.h — the operations one IQL step is made of, implemented once per device.
  *
- * The algorithm (src/core/iql.c) is written once in host C against this table; the CPU
+ * The algorithm (src/algo/iql.c) is written once in host C against this table; the CPU
  * backend (src/cpu/) and the CUDA backend (kernels/) each fill it in. Buffers are pointers
  * into the backend's own memory (host memory on the CPU, device memory on CUDA); the host may
  * offset them but never dereferences them.
@@ -20,9 +20,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cuiql/error.h"
 #include "cuiql/iql_math.h"
-#include "core/config.h"
-#include "core/error.h"
+#include "cuiql/sampling.h"
+#include "cuiql/settings.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Lanes one fork may open (see fork below): a step opens at most this many, two per network's
+ * backward pass; the CUDA backend creates that many streams. */
+#define BACKEND_MAX_LANES 6
 
 typedef enum { ACTIVATION_NONE, ACTIVATION_RELU } Activation;
 
@@ -63,13 +72,6 @@ typedef struct {
     float *terminal;      /* [B] */
     uint32_t *index;      /* [B] transitions drawn */
 } Batch;
-
-/* Batch k (k = scalars->step) is transitions [kB, (k+1)B) mod N when sequential; otherwise
- * row i draws transition philox_index(philox_value(seed, k, i), N). */
-typedef struct {
-    int sequential;
-    uint64_t seed;
-} SamplingArgs;
 
 /* The value and critic losses, their gradients and the advantage weights (one fused op). */
 typedef struct {
@@ -156,7 +158,8 @@ typedef struct {
      * lane src has had so far; join() waits for every lane and closes them. A call on one lane
      * may use another lane's output only after such a wait. The CPU runs everything in the
      * order it is issued; CUDA (with parallel_nets) gives each lane a stream forked from the
-     * step stream, which a captured graph keeps as parallel branches. */
+     * step stream, which a captured graph keeps as parallel branches. At most
+     * BACKEND_MAX_LANES lanes. */
     void (*fork)(Backend *, int lanes);
     void (*lane)(Backend *, int index);
     void (*lane_wait)(Backend *, int waiter, int source);
@@ -166,6 +169,7 @@ typedef struct {
     void (*prepare_step)(Backend *, StepScalars *scalars, const LrSchedule schedule[LR_GROUP_COUNT],
                          double beta1, double beta2);  /* fills lr and bias corrections from scalars->step */
     void (*finish_step)(Backend *, StepScalars *scalars);  /* scalars->step += 1 */
+    /* Batch k = scalars->step: slot i holds transition iql_replay_row(args, k, B, i, N) (sampling.h). */
     void (*sample_batch)(Backend *, Replay *, const SamplingArgs *, const StepScalars *scalars, Batch *out);
     void (*gemm)(Backend *, const GemmArgs *);
     /* A layer's forward pass: g's product (beta 0; C packed: ldc = n, stride_c = m·n), then
@@ -212,5 +216,9 @@ Backend *cpu_backend_create(const BackendOptions *opt, Error *err);
 Backend *cuda_backend_create(const BackendOptions *opt, Error *err);
 /* 1 if a usable CUDA device is present (description in desc), 0 if not (reason in desc). */
 int cuda_backend_probe(int device_index, char *desc, size_t len);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -1,4 +1,4 @@
-/* iql_math.h — the per-element arithmetic of one IQL gradient step (SPEC.md "One gradient step").
+/* iql_math.h — the per-element arithmetic of one IQL gradient step (docs/algorithm.md, "One gradient step").
  *
  * Each function here is what one CUDA thread computes for one element, and what one iteration
  * of the CPU backend's loop computes. Kernels and CPU loops only do the indexing around them.
@@ -9,6 +9,7 @@
 #include <math.h>
 #include <stdint.h>
 #include "cuiql/hd.h"
+#include "cuiql/settings.h"
 
 #define IQL_HALF_LOG_2PI 0.91893853320467274178f
 
@@ -97,7 +98,7 @@ CUIQL_HD static inline float iql_deterministic_policy_elem(float z, float action
  * device in the CUDA backend, so a captured graph needs no host input). */
 typedef struct {
     int64_t step;       /* updates completed before this one */
-    float lr[3];        /* this step's learning rate per group: policy, value, critics */
+    float lr[LR_GROUP_COUNT]; /* this step's learning rate per group (LrGroup order) */
     float bias_correction1, bias_correction2;
     int64_t pad;        /* keeps the struct 16-byte aligned in arrays */
 } StepScalars;
@@ -118,10 +119,10 @@ CUIQL_HD static inline float iql_schedule_lr(LrSchedule s, int64_t step) {
 }
 
 /* β1, β2 in double: PyTorch computes the bias corrections from Python floats. */
-CUIQL_HD static inline StepScalars iql_step_scalars(const LrSchedule sched[3], int64_t step, double beta1, double beta2) {
+CUIQL_HD static inline StepScalars iql_step_scalars(const LrSchedule sched[LR_GROUP_COUNT], int64_t step, double beta1, double beta2) {
     StepScalars out;
     out.step = step;
-    for (int g = 0; g < 3; g++) out.lr[g] = iql_schedule_lr(sched[g], step);
+    for (int g = 0; g < LR_GROUP_COUNT; g++) out.lr[g] = iql_schedule_lr(sched[g], step);
     out.bias_correction1 = (float)(1.0 - pow(beta1, (double)(step + 1)));
     out.bias_correction2 = (float)(1.0 - pow(beta2, (double)(step + 1)));
     out.pad = 0;

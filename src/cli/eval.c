@@ -5,12 +5,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/args.h"
+#include "base/parse.h"
 #include "cli/commands.h"
-#include "core/checkpoint.h"  /* defines: checkpoint_layout_from_file, checkpoint_read */
-#include "core/error.h"
+#include "checkpoint/checkpoint.h"  /* defines: checkpoint_layout_from_file, checkpoint_read */
+#include "cuiql/error.h"
 #include "env/env.h"
-#include "env/evaluate.h"     /* defines: env_evaluate */
+#include "env/evaluate.h"            /* defines: env_evaluate */
+#include "run/policy.h"              /* defines: model_policy */
 
 static void eval_usage(FILE *out) {
     fprintf(out,
@@ -56,11 +57,11 @@ int cmd_eval(int argc, char **argv) {
         } else if (!strcmp(a, "--env")) {
             env_name = v;
         } else if (!strcmp(a, "--episodes")) {
-            if (parse_u64(v, &episodes) != 0 || episodes < 1 || episodes > 10000000) {
+            if (parse_uint64(v, &episodes) != 0 || episodes < 1 || episodes > 10000000) {
                 fprintf(stderr, "cuiql eval: --episodes: expected an integer from 1 to 10000000, got '%s'\n", v);
                 return 1;
             }
-        } else if (parse_u64(v, &seed) != 0) {
+        } else if (parse_uint64(v, &seed) != 0) {
             fprintf(stderr, "cuiql eval: --seed: expected a non-negative integer, got '%s'\n", v);
             return 1;
         }
@@ -85,12 +86,15 @@ int cmd_eval(int argc, char **argv) {
     float *params = malloc(sizeof(float) * single.n_params);
     int rc = 0;
     EvalResult res;
+    ModelPolicy mp = {.layout = &single, .params = params, .member = 0, .state_mean = meta.state_mean,
+                      .state_std = meta.state_std, .max_action = (float)meta.max_action};
+    Policy policy;
     if (!params) {
         rc = error_set(&err, "out of memory for %zu parameters", single.n_params);
     } else if (checkpoint_read(ckpt, &single, params, NULL, NULL, NULL, NULL, NULL, &err) != 0) {
         rc = -1;
-    } else if (env_evaluate(env->name, &single, params, 0, meta.state_mean, meta.state_std, (float)meta.max_action,
-                            (int)episodes, seed, &res, &err) != 0) {
+    } else if (model_policy(&mp, &policy, &err) != 0 ||
+               env_evaluate(env->name, &policy, (int)episodes, seed, &res, &err) != 0) {
         rc = error_prefix(&err, "%s", ckpt);
     }
     free(params);

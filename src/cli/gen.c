@@ -6,11 +6,25 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/args.h"
+#include "base/parse.h"
 #include "cli/commands.h"
-#include "core/error.h"
+#include "cuiql/error.h"
+#include "data/d4rl_write.h"  /* defines: d4rl_write */
 #include "env/env.h"
-#include "env/generate.h"  /* defines: env_generate, gen_data_write */
+#include "env/generate.h"     /* defines: env_generate */
+
+int gen_data_write(const char *path, const GenData *d, const char *env_name, const char *behavior, uint64_t seed,
+                   Error *err) {
+    const D4rlAttr attrs[] = {
+        {"env", env_name, 0}, {"behavior", behavior, 0}, {"seed", NULL, (int64_t)seed}, {"episodes", NULL, d->episodes},
+    };
+    D4rlArrays arrays = {
+        .obs_dim = d->obs_dim, .act_dim = d->act_dim, .n = d->n, .observations = d->observations,
+        .actions = d->actions, .rewards = d->rewards, .next_observations = d->next_observations,
+        .terminals = d->terminals, .timeouts = d->timeouts, .attrs = attrs, .n_attrs = 4,
+    };
+    return d4rl_write(path, &arrays, err);
+}
 
 static void gen_usage(FILE *out) {
     fprintf(out,
@@ -56,7 +70,7 @@ int cmd_gen(int argc, char **argv) {
         }
         const char *v = argv[++i];
         if (is_seed) {
-            if (parse_u64(v, &seed) != 0) {
+            if (parse_uint64(v, &seed) != 0) {
                 fprintf(stderr, "cuiql gen: --seed: expected a non-negative integer, got '%s'\n", v);
                 return 1;
             }
@@ -71,7 +85,7 @@ int cmd_gen(int argc, char **argv) {
         return 1;
     }
     uint64_t episodes;
-    if (parse_u64(episodes_arg, &episodes) != 0 || episodes < 1 || episodes > 100000000) {
+    if (parse_uint64(episodes_arg, &episodes) != 0 || episodes < 1 || episodes > 100000000) {
         fprintf(stderr, "cuiql gen: --episodes: expected an integer from 1 to 100000000, got '%s'\n", episodes_arg);
         return 1;
     }

@@ -6,10 +6,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cli/args.h"
+#include "base/parse.h"
 #include "cli/commands.h"
-#include "core/config.h"
-#include "core/trainer.h"
+#include "algo/config.h"
+#include "run/sweep.h"
+#include "run/trainer.h"
 
 static void train_usage(FILE *out) {
     fprintf(out,
@@ -49,22 +50,6 @@ static const char *option_value(int argc, char **argv, int *i) {
         return NULL;
     }
     return argv[++*i];
-}
-
-/* A sweep's axes are kept in the run directory (sweep.txt, written by the trainer) so that
- * `--resume` rebuilds the same population. */
-static int load_sweep(TrainOptions *opt, Error *err) {
-    char path[TRAIN_PATH_MAX + 16], line[8192];
-    snprintf(path, sizeof path, "%s/sweep.txt", opt->out_dir);
-    FILE *f = fopen(path, "r");
-    if (!f) return 0;  /* not a sweep */
-    int rc = 0;
-    while (!rc && fgets(line, sizeof line, f)) {
-        line[strcspn(line, "\r\n")] = '\0';
-        if (line[0]) rc = train_add_sweep(opt, line, err);
-    }
-    fclose(f);
-    return rc ? error_prefix(err, "%s", path) : 0;
 }
 
 int cmd_train(int argc, char **argv) {
@@ -108,7 +93,7 @@ int cmd_train(int argc, char **argv) {
             else if (!strcmp(a, "--sweep")) sweeps[n_sweeps++] = (char *)v;
             else {
                 uint64_t t;
-                if (parse_u64(v, &t) || t > 1024) {
+                if (parse_uint64(v, &t) || t > 1024) {
                     fprintf(stderr, "cuiql train: --threads: expected 0..1024, got '%s'\n", v);
                     goto done;
                 }
@@ -148,8 +133,8 @@ int cmd_train(int argc, char **argv) {
     if (steps && config_set(&optp->cfg, "steps", steps, &err)) goto fail;
     if (device && config_set(&optp->cfg, "device", device, &err)) goto fail;
     for (int i = 0; i < n_sweeps; i++)
-        if (train_add_sweep(optp, sweeps[i], &err)) goto fail;
-    if (optp->resume && n_sweeps == 0 && load_sweep(optp, &err)) goto fail;
+        if (sweep_add_axis(&optp->sweep, sweeps[i], &err)) goto fail;
+    if (optp->resume && n_sweeps == 0 && sweep_read_file(&optp->sweep, optp->out_dir, &err)) goto fail;
     if (config_validate(&optp->cfg, &err)) goto fail;
 
     int interrupted = 0;

@@ -5,7 +5,7 @@
 #include <yaml.h>
 
 #include "cli/commands.h"
-#include "core/backend_select.h"
+#include "run/backend_select.h"
 
 #ifdef CUIQL_HAVE_CUDA
 #include <cuda_runtime_api.h>

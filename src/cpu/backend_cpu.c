@@ -91,9 +91,7 @@ static void cpu_sample_batch(Backend *b, Replay *replay, const SamplingArgs *arg
     int S = d->obs_dim, A = d->act_dim, B = out->rows;
     uint64_t step = (uint64_t)scalars->step;
     for (int i = 0; i < B; i++) {
-        uint32_t t = args->sequential
-                         ? (uint32_t)((step * (uint64_t)B + (uint64_t)i) % (uint64_t)d->n)
-                         : philox_index(philox_value(args->seed, step, (uint64_t)i), (uint32_t)d->n);
+        uint32_t t = iql_replay_row(args, step, B, i, (uint32_t)d->n);
         out->index[i] = t;
         const float *s = d->states + (size_t)d->state_row[t] * S;
         const float *s2 = d->states + (size_t)d->next_row[t] * S;

@@ -32,47 +32,12 @@ int column_error(Error *err, const char *file, const Column *c, const char *fmt,
     return error_set(err, "%s: dataset '%s': %s", file, c->name, problem);
 }
 
-typedef struct {
-    char text[256];
-} ErrorText;
-
-static herr_t innermost_error(unsigned n, const H5E_error2_t *e, void *data) {
-    ErrorText *out = data;
-    /* Walking upward, n == 0 is where the error was first detected: the most specific reason. */
-    if (n == 0 && e->desc) snprintf(out->text, sizeof out->text, "%s", e->desc);
-    return 0;
-}
-
-void h5_error_detail(char *buf, size_t size) {
-    ErrorText inner = {""};
-    H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, innermost_error, &inner);
-    H5Eclear2(H5E_DEFAULT);
-    snprintf(buf, size, "%s", inner.text);
-}
-
 /* "HDF5 call failed (detail)" with whatever HDF5 recorded, for failures we did not foresee. */
 static int column_h5_error(Error *err, const char *file, const Column *c, const char *what) {
     char detail[256];
     h5_error_detail(detail, sizeof detail);
     return column_error(err, file, c, "%s failed%s%s%s", what, detail[0] ? " (" : "", detail,
                         detail[0] ? ")" : "");
-}
-
-static const char *class_name(H5T_class_t cls) {
-    switch (cls) {
-    case H5T_INTEGER: return "integer";
-    case H5T_FLOAT: return "floating point";
-    case H5T_TIME: return "time";
-    case H5T_STRING: return "string";
-    case H5T_BITFIELD: return "bitfield";
-    case H5T_OPAQUE: return "opaque";
-    case H5T_COMPOUND: return "compound";
-    case H5T_REFERENCE: return "reference";
-    case H5T_ENUM: return "enum";
-    case H5T_VLEN: return "variable-length";
-    case H5T_ARRAY: return "array";
-    default: return "unknown";
-    }
 }
 
 /* An enum is accepted as a flag when its base is an integer (h5py's bool: int8, FALSE=0, TRUE=1). */
@@ -92,7 +57,7 @@ static int check_type(const char *file, Column *c, Error *err) {
     int ok = c->cls == H5T_FLOAT || c->cls == H5T_INTEGER;
     if (c->kind == COLUMN_FLAG && c->cls == H5T_ENUM) ok = enum_base_is_integer(c->type);
     if (!ok)
-        return column_error(err, file, c, "unsupported type (%s); expected %s", class_name(c->cls),
+        return column_error(err, file, c, "unsupported type (%s); expected %s", h5_class_name(c->cls),
                             c->kind == COLUMN_FLAG ? "bool, integer or floating point 0/1"
                                                    : "floating point or integer");
     return 0;
@@ -202,7 +167,7 @@ static int read_integer_flag(const char *file, const Column *c, uint8_t *dst, Er
     if (base >= 0) H5Tclose(base);
     if (sign == H5T_SGN_ERROR || !(size == 1 || size == 2 || size == 4 || size == 8)) {
         H5Tclose(native);
-        return column_error(err, file, c, "unsupported %zu-byte %s type", size, class_name(c->cls));
+        return column_error(err, file, c, "unsupported %zu-byte %s type", size, h5_class_name(c->cls));
     }
     size_t rows = (size_t)c->rows;
     unsigned char *buf = size == 1 ? dst : malloc(rows * size);

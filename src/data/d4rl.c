@@ -169,6 +169,5 @@ int d4rl_load(hid_t file, const char *path, Dataset *out, Error *err) {
     int rc = open_columns(file, path, &c, err);
     if (rc == 0) rc = read_columns(path, &c, out, err);
     close_columns(&c);
-    if (rc == 0) rc = dataset_init_preprocessing(out, err);
     return rc;
 }

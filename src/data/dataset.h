@@ -8,6 +8,7 @@
  * Which rows become transitions, and where episodes end, is documented at the top of d4rl.c
  * (D4RL: timeout rows and the last row are dropped unless terminal, when there is no
  * next_observations) and minari.c (every step of every episode_<id> group, in id order).
+ * dataset.c opens the file and hands it to one of them; preprocess.c normalises.
  *
  *   Dataset d;  Error err;
  *   if (dataset_load("hopper-medium-v2.hdf5", &d, &err) < 0) { puts(err.msg); return 1; }
@@ -21,8 +22,8 @@
 
 #include <stdint.h>
 
-#include "core/config.h"
-#include "core/error.h"
+#include "cuiql/error.h"
+#include "cuiql/settings.h"
 
 typedef enum { DATASET_D4RL, DATASET_MINARI } DatasetFormat;
 
@@ -58,17 +59,25 @@ typedef struct {
     int preprocessed;       /* dataset_preprocess has run (it refuses to run twice) */
 } Dataset;
 
-/* Reads a D4RL flat file or a Minari episode file (the format is detected). On failure the
- * message names the file, the dataset and the problem; *out is left empty. */
+/* Reads a D4RL flat file or a Minari episode file (the format is detected), unpreprocessed
+ * (state_mean 0, state_std 1, rewards as stored). On failure the message names the file, the
+ * dataset and the problem; *out is left empty. */
 int dataset_load(const char *path, Dataset *out, Error *err);
 
-/* Applies the config's state normalisation and reward transform in place (SPEC.md "Data"):
+/* What preprocessing to apply: the run layer cuts it from the config. */
+typedef struct {
+    int normalize_states;              /* bool */
+    RewardTransform reward_transform;
+    double reward_scale, reward_shift; /* used by REWARD_SCALE_SHIFT */
+} DataPrep;
+
+/* Applies the state normalisation and reward transform in place (docs/algorithm.md, "Data"):
  * normalize_states → mean and population std over the transitions' states (rows state_row[]),
  * std + 1e-3, applied to the whole state table; reward_transform none | iql-locomotion
  * (r · 1000 / (max − min episode return)) | antmaze (r − 1) | scale/shift (r · scale + shift).
  * Records state_mean/state_std and the reward_scale/reward_shift applied. On failure (e.g. all
  * episode returns equal under iql-locomotion) nothing has changed. Runs once per load. */
-int dataset_preprocess(Dataset *d, const Config *cfg, Error *err);
+int dataset_preprocess(Dataset *d, const DataPrep *prep, Error *err);
 
 /* Undiscounted return of every episode (rewards as currently stored): [n_episodes]. Returns 0. */
 int dataset_episode_returns(const Dataset *d, double *returns);

@@ -257,5 +257,5 @@ int minari_load(hid_t file, const char *path, Dataset *d, Error *err) {
     d->rows_in_file = d->n;
     d->dropped = 0;
     d->had_next_observations = 0;
-    return dataset_init_preprocessing(d, err);
+    return 0;
 }

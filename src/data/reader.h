@@ -1,5 +1,5 @@
-/* reader.h — internals shared by the HDF5 readers (dataset.c, d4rl.c, minari.c); not part of
- * the public API.
+/* reader.h — internals shared by the HDF5 readers (dataset.c, column.c, d4rl.c, minari.c);
+ * not part of the public API. dataset.c calls the format readers; they call only column.c.
  *
  * A Column is one HDF5 dataset of the file, opened and checked (type class, rank, dims) before
  * any data is read, so a malformed file is refused before large buffers are allocated. Reads
@@ -13,7 +13,8 @@
 #include <hdf5.h>
 #include <stdint.h>
 
-#include "core/error.h"
+#include "base/h5.h"
+#include "cuiql/error.h"
 #include "data/dataset.h"
 
 typedef enum {
@@ -64,18 +65,12 @@ int column_read_float(const char *file, const Column *c, float *dst, Error *err)
 /* Reads the whole flag column into dst [rows] as 0/1; any other value is refused. */
 int column_read_flag(const char *file, const Column *c, uint8_t *dst, Error *err);
 
-/* The innermost description on HDF5's error stack (why a call failed), or "" if none. */
-void h5_error_detail(char *buf, size_t size);
-
-/* The format readers. On failure *out may hold partial allocations: the caller frees it. */
+/* The format readers: the transitions, episodes and what the reader saw, nothing of the
+ * preprocessing. On failure *out may hold partial allocations: the caller frees it. */
 int d4rl_load(hid_t file, const char *path, Dataset *out, Error *err);
 int minari_load(hid_t file, const char *path, Dataset *out, Error *err);
 
 /* 1 when the root holds at least one episode_<id> link, 0 when none, -1 on error. */
 int minari_detect(hid_t file, const char *path, Error *err);
-
-/* Allocates state_mean = 0 and state_std = 1 for obs_dim and sets the identity reward
- * transform; called by each reader once obs_dim is known. */
-int dataset_init_preprocessing(Dataset *d, Error *err);
 
 #endif

@@ -19,7 +19,7 @@
 
 #include <stdint.h>
 
-#include "core/error.h"
+#include "cuiql/error.h"
 
 #define ENV_MAX_DIM 4  /* largest state, observation and action dimension of a built-in env */
 

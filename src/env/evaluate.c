@@ -24,23 +24,16 @@ double env_random_return(const char *env_name) {
     return env ? env->random_return : NAN;
 }
 
-int env_evaluate(const char *env_name, const ModelLayout *layout, const float *params, int member,
-                 const float *state_mean, const float *state_std, float max_action, int episodes, uint64_t seed,
-                 EvalResult *out, Error *err) {
+int env_evaluate(const char *env_name, const Policy *policy, int episodes, uint64_t seed, EvalResult *out,
+                 Error *err) {
     memset(out, 0, sizeof *out);
     const Env *env = env_find(env_name, err);
     if (!env) return -1;
-    if (layout->obs_dim != env->obs_dim || layout->act_dim != env->act_dim)
+    if (policy->obs_dim != env->obs_dim || policy->act_dim != env->act_dim)
         return error_set(err, "%s: the policy takes %d-dimensional states and gives %d-dimensional actions; "
-                         "the environment has %d and %d", env->name, layout->obs_dim, layout->act_dim, env->obs_dim,
+                         "the environment has %d and %d", env->name, policy->obs_dim, policy->act_dim, env->obs_dim,
                          env->act_dim);
-    if (member < 0 || member >= layout->members)
-        return error_set(err, "member %d out of range (the model has %d)", member, layout->members);
     if (episodes < 1) return error_set(err, "episodes must be at least 1, got %d", episodes);
-    if (state_std)
-        for (int j = 0; j < env->obs_dim; j++)
-            if (!(state_std[j] > 0) || !isfinite(state_std[j]))
-                return error_set(err, "state_std[%d] = %g: must be positive and finite", j, state_std[j]);
 
     double mean = 0, m2 = 0, steps = 0;  /* Welford's running mean and sum of squared deviations */
     int successes = 0;
@@ -55,11 +48,7 @@ int env_evaluate(const char *env_name, const ModelLayout *layout, const float *p
         do {
             float obs[ENV_MAX_DIM], action[ENV_MAX_DIM];
             env->observe(&st, obs);
-            for (int j = 0; j < env->obs_dim; j++) {
-                float mu = state_mean ? state_mean[j] : 0.0f, sd = state_std ? state_std[j] : 1.0f;
-                obs[j] = (obs[j] - mu) / sd;
-            }
-            model_policy_mean(layout, params, member, obs, max_action, action);
+            policy->act(policy->ctx, obs, action);
             for (int j = 0; j < env->act_dim; j++) {
                 if (!isfinite(action[j]))
                     return error_set(err, "%s: episode %d step %d: the policy's action %d is %g", env->name, e,

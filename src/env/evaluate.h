@@ -1,16 +1,16 @@
 /* evaluate.h — a policy's score in a built-in environment.
  *
- * The policy acts by its deterministic mean action, model_policy_mean() on the normalised
- * state (s − mean) / std, clipped to the environment's action box (as gymnasium's ClipAction
- * would). Episode e starts from Philox stream (seed, ENV_STREAM_EVAL, e), so a score is
- * reproducible and independent of the dataset's start states. */
+ * The policy is anything that maps an observation to an action (Policy below): a trained
+ * network's deterministic mean action (src/run/policy.h), a scripted controller in a test.
+ * Its actions are clipped to the environment's action box (as gymnasium's ClipAction would).
+ * Episode e starts from Philox stream (seed, ENV_STREAM_EVAL, e), so a score is reproducible
+ * and independent of the dataset's start states. */
 #ifndef CUIQL_ENV_EVALUATE_H
 #define CUIQL_ENV_EVALUATE_H
 
 #include <stdint.h>
 
-#include "core/error.h"
-#include "core/model.h"
+#include "cuiql/error.h"
 
 typedef struct {
     int episodes;
@@ -22,12 +22,18 @@ typedef struct {
     double success_rate;             /* fraction of episodes that reached the goal */
 } EvalResult;
 
-/* Runs `episodes` episodes of member `member` of the policy in `layout`/`params` in env_name.
- * state_mean / state_std: [obs_dim] (NULL: no normalisation). Fails, naming both, when the
- * policy's state or action size does not match the environment. */
-int env_evaluate(const char *env_name, const ModelLayout *layout, const float *params, int member,
-                 const float *state_mean, const float *state_std, float max_action, int episodes, uint64_t seed,
-                 EvalResult *out, Error *err);
+/* A policy as the environment sees it: act(ctx, observation, action) writes act_dim floats for
+ * the environment's raw observation of obs_dim floats. */
+typedef struct {
+    int obs_dim, act_dim;
+    void *ctx;
+    void (*act)(void *ctx, const float *observation, float *action);
+} Policy;
+
+/* Runs `episodes` episodes of the policy in env_name. Fails, naming both, when the policy's
+ * state or action size does not match the environment, and on a non-finite action. */
+int env_evaluate(const char *env_name, const Policy *policy, int episodes, uint64_t seed, EvalResult *out,
+                 Error *err);
 
 /* The reference returns behind the normalised score (0 = random, 100 = scripted expert). */
 int env_reference_returns(const char *env_name, double *random_return, double *expert_return, Error *err);

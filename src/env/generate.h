@@ -15,7 +15,7 @@
 
 #include <stdint.h>
 
-#include "core/error.h"
+#include "cuiql/error.h"
 #include "env/env.h"
 
 typedef enum { BEHAVIOR_RANDOM, BEHAVIOR_EXPERT, BEHAVIOR_NOISY_EXPERT, BEHAVIOR_MIXED, BEHAVIOR_COUNT } Behavior;
@@ -30,7 +30,8 @@ typedef enum { BEHAVIOR_RANDOM, BEHAVIOR_EXPERT, BEHAVIOR_NOISY_EXPERT, BEHAVIOR
 const char *behavior_name(Behavior b);
 int behavior_from_name(const char *name, Behavior *out, Error *err);
 
-/* A D4RL-layout dataset in memory; row i is transition i, episodes in order. */
+/* A D4RL-layout dataset in memory; row i is transition i, episodes in order. `cuiql gen`
+ * writes it with data/d4rl_write.h. */
 typedef struct {
     int obs_dim, act_dim;
     int64_t n, capacity;
@@ -49,12 +50,5 @@ typedef struct {
 /* Runs `episodes` episodes of behaviour b in env; *out is filled (free with gen_data_free). */
 int env_generate(const Env *env, Behavior b, int episodes, uint64_t seed, GenData *out, Error *err);
 void gen_data_free(GenData *d);
-
-/* Writes d as a D4RL flat HDF5 file: observations, actions, rewards, next_observations (float32),
- * terminals, timeouts (HDF5 enum bool, as h5py writes numpy bool), root attributes env,
- * behavior, seed, episodes. Written to PATH.tmp, then renamed over PATH. Object timestamps are
- * off, so equal data gives byte-identical files. */
-int gen_data_write(const char *path, const GenData *d, const char *env_name, const char *behavior,
-                   uint64_t seed, Error *err);
 
 #endif

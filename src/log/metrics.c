@@ -3,9 +3,11 @@
  * The CSV is for scripts and the event file for TensorBoard; both get the same step, the same
  * wall_time and the same values, so either can be trusted alone. On resume the CSV is cut back to
  * the checkpoint's step, since the rows after it describe a trajectory the resumed run does not
- * continue; event files are append-only, so there a session-start event does the same job. */
+ * continue; so are the event files, and the new event file also starts with a session-start
+ * event, TensorBoard's own signal to drop the later steps of earlier files. */
 #include "log/metrics.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -13,7 +15,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "log/tfevents.h"  // defines: tfevents_open, tfevents_scalars, tfevents_session_start
+#include "base/files.h"     // defines: file_write_atomic_stream
+#include "log/tfevents.h"  // defines: tfevents_open, tfevents_scalars, tfevents_session_start, tfevents_truncate
 
 struct MetricsLog {
     FILE *csv;
@@ -91,61 +94,24 @@ static int header_mismatch(const char *path, const char *found, const char *expe
 
 /* ---- resume: keep the rows up to resume_step ------------------------------------------------ */
 
-/* Rewrites path to hold header and the complete rows with step <= resume_step, through path.tmp
- * and rename, so a crash leaves either the old file or the new one. Sets *fresh when there is
- * no file (or no complete line in it) to keep rows from; then nothing is written. */
-static int cut_csv(const char *path, const char *header, int64_t resume_step, int *fresh, Error *err) {
-    *fresh = 0;
-    FILE *in = fopen(path, "rb");
-    if (!in) {
-        if (errno == ENOENT) {
-            *fresh = 1;
-            return 0;
-        }
-        return error_set(err, "%s: cannot open: %s", path, strerror(errno));
-    }
-    char *line = NULL, *tmp_path = NULL;
-    size_t line_cap = 0;
-    FILE *out = NULL;
-    int rc = -1;
-    errno = 0;
-    ssize_t len = getline(&line, &line_cap, in);
-    if (len < 0 && ferror(in)) {
-        error_set(err, "%s: cannot read: %s", path, strerror(errno));
-        goto done;
-    }
-    if (len <= 0 || line[len - 1] != '\n') {  // empty, or only a torn header: no rows to keep
-        *fresh = 1;
-        rc = 0;
-        goto done;
-    }
-    line[--len] = '\0';
-    if (len > 0 && line[len - 1] == '\r') line[--len] = '\0';
-    if (strcmp(line, header) != 0) {
-        header_mismatch(path, line, header, err);
-        goto done;
-    }
+typedef struct {
+    FILE *in;              /* positioned after the header */
+    const char *path;
+    int64_t resume_step;
+    const char *header;
+} CutJob;
 
-    tmp_path = malloc(strlen(path) + 5);
-    if (!tmp_path) {
-        error_set(err, "%s: out of memory", path);
-        goto done;
-    }
-    sprintf(tmp_path, "%s.tmp", path);
-    out = fopen(tmp_path, "wb");
-    if (!out) {
-        error_set(err, "%s: cannot create: %s", tmp_path, strerror(errno));
-        goto done;
-    }
-    int ok = fprintf(out, "%s\n", header) >= 0;
-    for (long lineno = 2; ok; lineno++) {
+/* Writes the header and the complete rows of job->in with step <= resume_step. */
+static int write_kept_rows(FILE *out, void *arg, Error *err) {
+    const CutJob *job = arg;
+    char *line = NULL;
+    size_t cap = 0;
+    int rc = fprintf(out, "%s\n", job->header) < 0 ? -1 : 0;
+    for (long lineno = 2; rc == 0; lineno++) {
         errno = 0;
-        len = getline(&line, &line_cap, in);
+        ssize_t len = getline(&line, &cap, job->in);
         if (len < 0) {
-            if (ferror(in)) {
-                error_set(err, "%s: cannot read: %s", path, strerror(errno));
-                goto done;
-            }
+            if (ferror(job->in)) rc = error_set(err, "%s: cannot read: %s", job->path, strerror(errno));
             break;
         }
         // A row is written and flushed whole, newline last: a line without one is the torn end
@@ -156,36 +122,72 @@ static int cut_csv(const char *path, const char *header, int64_t resume_step, in
         long long step = strtoll(line, &end, 10);
         if (end == line || *end != ',' || errno == ERANGE) {
             line[len - 1] = '\0';  // the message is one line
-            error_set(err, "%s: line %ld: cannot read the step of '%.40s'", path, lineno, line);
-            goto done;
+            rc = error_set(err, "%s: line %ld: cannot read the step of '%.40s'", job->path, lineno, line);
+            break;
         }
-        if (step <= resume_step) ok = fwrite(line, 1, (size_t)len, out) == (size_t)len;
+        if (step <= job->resume_step && fwrite(line, 1, (size_t)len, out) != (size_t)len) rc = -1;
     }
-    // fsync before rename: otherwise a power cut can leave the new name on an empty file.
-    if (!ok || fflush(out) != 0 || fsync(fileno(out)) != 0) {
-        error_set(err, "%s: cannot write: %s", tmp_path, strerror(errno));
-        goto done;
-    }
-    FILE *o = out;
-    out = NULL;
-    if (fclose(o) != 0) {
-        error_set(err, "%s: cannot write: %s", tmp_path, strerror(errno));
-        goto done;
-    }
-    if (rename(tmp_path, path) != 0) {
-        error_set(err, "%s: cannot rename to %s: %s", tmp_path, path, strerror(errno));
-        goto done;
-    }
-    free(tmp_path);
-    tmp_path = NULL;  // renamed: nothing to remove
-    rc = 0;
+    free(line);
+    return rc;
+}
 
-done:
-    if (out) fclose(out);
-    if (tmp_path) remove(tmp_path);  // only left set when the rewrite failed
-    free(tmp_path);
+/* Rewrites path to hold header and the complete rows with step <= resume_step, atomically
+ * (base/files.h), so a crash leaves either the old file or the new one. Sets *fresh when there
+ * is no file (or no complete line in it) to keep rows from; then nothing is written. */
+static int cut_csv(const char *path, const char *header, int64_t resume_step, int *fresh, Error *err) {
+    *fresh = 0;
+    FILE *in = fopen(path, "rb");
+    if (!in) {
+        if (errno == ENOENT) {
+            *fresh = 1;
+            return 0;
+        }
+        return error_set(err, "%s: cannot open: %s", path, strerror(errno));
+    }
+    char *line = NULL;
+    size_t line_cap = 0;
+    int rc = -1;
+    errno = 0;
+    ssize_t len = getline(&line, &line_cap, in);
+    if (len < 0 && ferror(in)) {
+        error_set(err, "%s: cannot read: %s", path, strerror(errno));
+    } else if (len <= 0 || line[len - 1] != '\n') {  // empty, or only a torn header: no rows to keep
+        *fresh = 1;
+        rc = 0;
+    } else {
+        line[--len] = '\0';
+        if (len > 0 && line[len - 1] == '\r') line[--len] = '\0';
+        if (strcmp(line, header) != 0) {
+            header_mismatch(path, line, header, err);
+        } else {
+            CutJob job = {in, path, resume_step, header};
+            rc = file_write_atomic_stream(path, write_kept_rows, &job, err);
+        }
+    }
     free(line);
     fclose(in);  // read-only: nothing to lose
+    return rc;
+}
+
+/* Cuts every event file of the directory back to resume_step (tfevents_truncate). */
+static int cut_event_files(const char *dir, int64_t resume_step, Error *err) {
+    DIR *d = opendir(dir);
+    if (!d) return error_set(err, "%s: cannot list: %s", dir, strerror(errno));
+    int rc = 0;
+    struct dirent *e;
+    while (rc == 0 && (e = readdir(d))) {
+        if (!strstr(e->d_name, "tfevents") || strstr(e->d_name, ".tmp")) continue;
+        size_t n = strlen(dir) + strlen(e->d_name) + 2;
+        char *path = malloc(n);
+        if (!path) {
+            rc = error_set(err, "%s: out of memory", dir);
+            break;
+        }
+        snprintf(path, n, "%s/%s", dir, e->d_name);
+        rc = tfevents_truncate(path, resume_step, err);
+        free(path);
+    }
+    closedir(d);
     return rc;
 }
 
@@ -219,7 +221,9 @@ MetricsLog *metrics_open(const char *dir, int n_columns, const char *const *colu
     sprintf(m->csv_path, "%s/%s", dir, CSV_NAME);
 
     int fresh = 1;
-    if (resume_step >= 0 && cut_csv(m->csv_path, header, resume_step, &fresh, err)) goto fail;
+    if (resume_step >= 0 &&
+        (cut_csv(m->csv_path, header, resume_step, &fresh, err) || cut_event_files(dir, resume_step, err)))
+        goto fail;
     m->csv = fopen(m->csv_path, fresh ? "wb" : "ab");
     if (!m->csv) {
         error_set(err, "%s: cannot open for writing: %s", m->csv_path, strerror(errno));

@@ -15,7 +15,7 @@
 
 #include <stdint.h>
 
-#include "core/error.h"
+#include "cuiql/error.h"
 
 typedef struct MetricsLog MetricsLog;
 
@@ -24,8 +24,8 @@ typedef struct MetricsLog MetricsLog;
  *   resume_step < 0: a fresh run — metrics.csv is created or truncated.
  *   resume_step >= 0: a run resumed from its checkpoint at resume_step — the existing rows with
  *     step <= resume_step are kept and later ones dropped (a crashed run may have logged past its
- *     last checkpoint), by rewriting the file atomically (temporary file + rename); a torn last
- *     line is dropped too. An existing header that differs from this run's fails with a message
+ *     last checkpoint), by rewriting the file atomically (base/files.h); a torn last line is
+ *     dropped too. The directory's event files are cut back the same way. An existing header that differs from this run's fails with a message
  *     naming the first differing column. A missing or empty metrics.csv is started afresh. The
  *     new event file begins with a session-start event at resume_step + 1, which tells
  *     TensorBoard to discard the dropped steps from the earlier event files.

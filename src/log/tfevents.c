@@ -1,5 +1,5 @@
 /* tfevents.c — TensorBoard event files: TFRecord framing and the few protobuf fields of an Event
- * that scalars need, encoded by hand (field numbers and keys in FORMATS.md).
+ * that scalars need, encoded by hand (field numbers and keys in docs/formats.md).
  *
  * A record is   u64 length (LE) | u32 masked crc32c(length bytes) | payload | u32 masked crc32c(payload)
  * and the payload an Event message. Each record is assembled in one buffer and written with one
@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/files.h"   // defines: file_write_atomic_stream
 #include "log/crc32c.h"  // defines: crc32c, crc32c_masked
 
 struct TfEventWriter {
@@ -239,6 +240,109 @@ int tfevents_session_start(TfEventWriter *w, int64_t step, double wall_time, Err
     *p++ = KEY_SESSION_LOG_STATUS;
     *p++ = SESSION_LOG_START;
     return write_record(w, len, err);
+}
+
+/* ---- cutting a file back (resume) ------------------------------------------------------------ */
+
+static uint64_t get_le(const unsigned char *p, int bytes) {
+    uint64_t v = 0;
+    for (int i = bytes - 1; i >= 0; i--) v = (v << 8) | p[i];
+    return v;
+}
+
+/* Reads a varint at *p (< end); 0 when it runs past end or over 10 bytes. */
+static int get_varint(const unsigned char **p, const unsigned char *end, uint64_t *out) {
+    uint64_t v = 0;
+    for (int shift = 0; *p < end && shift < 70; shift += 7) {
+        unsigned char b = *(*p)++;
+        v |= (uint64_t)(b & 0x7F) << shift;
+        if (!(b & 0x80)) return *out = v, 1;
+    }
+    return 0;
+}
+
+/* The step of an Event payload; 0 when it has none (the file_version record). Only the
+ * fields our writer emits are walked; anything else ends the walk (a foreign event is kept). */
+static int event_step(const unsigned char *p, size_t n, int64_t *step) {
+    const unsigned char *end = p + n;
+    while (p < end) {
+        unsigned char key = *p++;
+        uint64_t len;
+        switch (key & 7) {
+        case 0:
+            if (!get_varint(&p, end, &len)) return 0;
+            if (key == KEY_EVENT_STEP) return *step = (int64_t)len, 1;
+            break;
+        case 1: p += 8; break;
+        case 5: p += 4; break;
+        case 2:
+            if (!get_varint(&p, end, &len) || len > (uint64_t)(end - p)) return 0;
+            p += len;
+            break;
+        default: return 0;
+        }
+    }
+    return 0;
+}
+
+typedef struct {
+    const unsigned char *data;
+    size_t size;
+    int64_t max_step;
+} CutJob;
+
+/* Copies the complete, intact records whose step is at most max_step (and those without a
+ * step); stops at a torn or corrupt record, which can only be the end of a crashed run. */
+static int write_cut(FILE *out, void *arg, Error *err) {
+    (void)err;
+    const CutJob *job = arg;
+    size_t pos = 0;
+    while (job->size - pos >= RECORD_HEADER + RECORD_FOOTER) {
+        const unsigned char *rec = job->data + pos;
+        uint64_t n = get_le(rec, 8);
+        if (get_le(rec + 8, 4) != crc32c_masked(crc32c(rec, 8)) ||
+            n > job->size - pos - RECORD_HEADER - RECORD_FOOTER)
+            break;
+        const unsigned char *payload = rec + RECORD_HEADER;
+        if (get_le(payload + n, 4) != crc32c_masked(crc32c(payload, n))) break;
+        int64_t step;
+        size_t total = RECORD_HEADER + (size_t)n + RECORD_FOOTER;
+        if ((!event_step(payload, n, &step) || step <= job->max_step) && fwrite(rec, 1, total, out) != total) return -1;
+        pos += total;
+    }
+    return 0;
+}
+
+int tfevents_truncate(const char *path, int64_t max_step, Error *err) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return error_set(err, "%s: cannot open: %s", path, strerror(errno));
+    unsigned char *data = NULL;
+    size_t size = 0, cap = 0;
+    for (;;) {
+        if (size == cap) {
+            size_t grown = cap ? 2 * cap : 1 << 16;
+            unsigned char *d = realloc(data, grown);
+            if (!d) {
+                free(data);
+                fclose(f);
+                return error_set(err, "%s: out of memory reading it", path);
+            }
+            data = d;
+            cap = grown;
+        }
+        size_t got = fread(data + size, 1, cap - size, f);
+        size += got;
+        if (got == 0) break;
+    }
+    int failed = ferror(f);
+    fclose(f);
+    int rc = failed ? error_set(err, "%s: cannot read: %s", path, strerror(errno)) : 0;
+    if (rc == 0) {
+        CutJob job = {data, size, max_step};
+        rc = file_write_atomic_stream(path, write_cut, &job, err);
+    }
+    free(data);
+    return rc;
 }
 
 int tfevents_close(TfEventWriter *w, Error *err) {

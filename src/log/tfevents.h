@@ -1,7 +1,7 @@
 /* tfevents.h — TensorBoard event files written natively (no TensorFlow, no protobuf library).
  *
  * An event file is a sequence of TFRecords, each holding one serialized `Event` protobuf; this
- * module encodes the handful of fields scalars need by hand (see FORMATS.md). Each event is
+ * module encodes the handful of fields scalars need by hand (see docs/formats.md). Each event is
  * flushed when written, so a live TensorBoard sees it and a crash loses at most the event being
  * written (the reader tolerates a torn last record).
  *
@@ -18,7 +18,7 @@
 
 #include <stdint.h>
 
-#include "core/error.h"
+#include "cuiql/error.h"
 
 typedef struct TfEventWriter TfEventWriter;
 
@@ -40,6 +40,11 @@ int tfevents_scalars(TfEventWriter *w, int64_t step, double wall_time, int n, co
  * restarted at `step`, after which its event accumulator discards the events of earlier files
  * with step >= `step` (those a crashed run logged past its last checkpoint). */
 int tfevents_session_start(TfEventWriter *w, int64_t step, double wall_time, Error *err);
+
+/* Rewrites the event file at path (atomically: base/files.h) keeping only the records of steps
+ * up to max_step, and those without a step; a torn or corrupt tail is dropped. For a resumed
+ * run, whose events past its checkpoint describe a trajectory it does not continue. */
+int tfevents_truncate(const char *path, int64_t max_step, Error *err);
 
 /* Closes the file and frees w (also on failure). NULL is a no-op. Returns 0, or -1 and err. */
 int tfevents_close(TfEventWriter *w, Error *err);

@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/checkpoint.h"  // defines: checkpoint_write, checkpoint_read, checkpoint_layout_from_file
+#include "checkpoint/checkpoint.h"  // defines: checkpoint_write, checkpoint_read, checkpoint_layout_from_file
 
 static void dump_floats(FILE *f, const float *x, size_t n) {
     for (size_t i = 0; i < n; i++) fprintf(f, " %.9g", x[i]);

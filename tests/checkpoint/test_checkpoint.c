@@ -17,7 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "core/checkpoint.h"  // defines: checkpoint_write, checkpoint_read, ...
+#include "checkpoint/checkpoint.h"  // defines: checkpoint_write, checkpoint_read, ...
 #include "test_util.h"
 
 /* ---- helpers ------------------------------------------------------------------------------ */

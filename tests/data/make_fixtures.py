@@ -4,7 +4,7 @@
     python3 make_fixtures.py DIR
 
 For every well-formed file NAME.h5 (one per quirk of what h5py, D4RL and Minari write) it also
-writes NAME.expect.h5: what cuiql must make of it, computed here with numpy from SPEC.md's rules
+writes NAME.expect.h5: what cuiql must make of it, computed here with numpy from docs/algorithm.md's rules
 (which rows become transitions, s' rows, episode boundaries, normalisation, reward transforms).
 good.txt lists those files; bad.txt lists the malformed ones, one per line, as
     FILE<TAB>SUBSTRING<TAB>SUBSTRING...
@@ -28,7 +28,7 @@ SCALE, SHIFT = 2.5, -0.5
 
 
 # ---------------------------------------------------------------------------------------------
-# The oracle: SPEC.md's rules, written out plainly.
+# The oracle: docs/algorithm.md's rules, written out plainly.
 
 def d4rl_transitions(obs, term, tout, next_obs):
     """Rows kept, their s' rows in the state table, and the transition index where each episode

@@ -200,8 +200,8 @@ static void check_loaded(const char *file, hid_t ef, const Dataset *d) {
     CHECK(identity, "%s: a fresh load must record no preprocessing (mean 0, std 1, scale 1, shift 0)", file);
 }
 
-static Config test_config(int normalize, RewardTransform transform) {
-    Config cfg;
+static DataPrep test_prep(int normalize, RewardTransform transform) {
+    DataPrep cfg;
     memset(&cfg, 0, sizeof cfg);
     cfg.normalize_states = normalize;
     cfg.reward_transform = transform;
@@ -221,7 +221,7 @@ static int load_good(const char *path, Dataset *d) {
 static void check_normalized_iql(const char *file, const char *path, hid_t ef) {
     Dataset d;
     if (load_good(path, &d) < 0) return;
-    Config cfg = test_config(1, REWARD_IQL_LOCOMOTION);
+    DataPrep cfg = test_prep(1, REWARD_IQL_LOCOMOTION);
     Error err = {{0}};
     int rc = dataset_preprocess(&d, &cfg, &err);
     size_t len, n = (size_t)d.n, S = (size_t)d.obs_dim;
@@ -274,7 +274,7 @@ static void check_reward_transform(const char *file, const char *path, hid_t ef,
                                    const char *key, double scale, double shift) {
     Dataset d;
     if (load_good(path, &d) < 0) return;
-    Config cfg = test_config(0, t);
+    DataPrep cfg = test_prep(0, t);
     Error err = {{0}};
     CHECK(dataset_preprocess(&d, &cfg, &err) == 0, "%s: preprocess %s failed: %s", file, key, err.msg);
     size_t len;
@@ -301,7 +301,7 @@ static void test_good(const char *dir, const char *file) {
         check_no_leak(file, before);
         check_loaded(file, ef, &d);
 
-        Config none = test_config(0, REWARD_NONE);
+        DataPrep none = test_prep(0, REWARD_NONE);
         Error err = {{0}};
         size_t len;
         CHECK(dataset_preprocess(&d, &none, &err) == 0, "%s: preprocess none failed: %s", file, err.msg);
@@ -359,7 +359,7 @@ static void test_api_edges(void) {
     memset(&d, 0, sizeof d);
     dataset_free(&d); /* a zeroed struct */
     dataset_free(&d);
-    Config cfg = test_config(1, REWARD_NONE);
+    DataPrep cfg = test_prep(1, REWARD_NONE);
     Error err = {{0}};
     CHECK(dataset_preprocess(&d, &cfg, &err) == -1, "preprocess of an empty dataset must fail");
     CHECK(!strcmp(dataset_format_name(DATASET_D4RL), "D4RL") && !strcmp(dataset_format_name(DATASET_MINARI), "Minari"),

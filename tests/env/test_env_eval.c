@@ -8,10 +8,11 @@
 #include <string.h>
 
 #include "cli/commands.h"
-#include "core/checkpoint.h"
-#include "core/model.h"
+#include "checkpoint/checkpoint.h"
+#include "algo/model.h"
 #include "env/env.h"
 #include "env/evaluate.h"
+#include "run/policy.h"
 #include "test_util.h"
 
 /* A one-hidden-layer policy (width 2) whose mean action is
@@ -37,6 +38,17 @@ static float direct_action(const float *obs, const float *mean, const float *std
     float z = (obs[j0] - mean[j0]) / std[j0];
     double acc = (double)bias + (double)gain * (z > 0 ? z : 0.0f) + (double)(-gain) * (-z > 0 ? -z : 0.0f);
     return max_action * tanhf((float)acc);
+}
+
+/* A member of a model as a Policy (run/policy.h), evaluated as training and `cuiql eval` do. */
+static int evaluate_model(const char *env, const ModelLayout *L, const float *params, int member, const float *mean,
+                          const float *std, float max_action, int episodes, uint64_t seed, EvalResult *res,
+                          Error *err) {
+    ModelPolicy mp = {.layout = L, .params = params, .member = member, .state_mean = mean, .state_std = std,
+                      .max_action = max_action};
+    Policy policy;
+    if (model_policy(&mp, &policy, err)) return -1;
+    return env_evaluate(env, &policy, episodes, seed, res, err);
 }
 
 /* Mean return of the direct rollout over the evaluation's episodes. */
@@ -79,7 +91,7 @@ static void test_direct(void) {
     float mean[3] = {0.1f, -0.2f, 0.2f}, std[3] = {1.0f, 2.0f, 1.5f};
     build_policy(&L, params, 2, -3.0f, 0.0f);
     EvalResult res;
-    CHECK(env_evaluate("pendulum", &L, params, 0, mean, std, 2.0f, 7, 11, &res, &err) == 0, "%s", err.msg);
+    CHECK(evaluate_model("pendulum", &L, params, 0, mean, std, 2.0f, 7, 11, &res, &err) == 0, "%s", err.msg);
     double sr;
     double want = direct_mean_return(env, 7, 11, mean, std, 2, -3.0f, 0.0f, 2.0f, &sr);
     CHECK(fabs(res.mean_return - want) <= 1e-9 * fabs(want), "pendulum: evaluate %.9f, direct %.9f", res.mean_return,
@@ -92,20 +104,20 @@ static void test_direct(void) {
           res.normalized_score, score);
     /* the same seed repeats; another seed starts elsewhere */
     EvalResult again, other;
-    CHECK(env_evaluate("pendulum", &L, params, 0, mean, std, 2.0f, 7, 11, &again, &err) == 0, "%s", err.msg);
-    CHECK(env_evaluate("pendulum", &L, params, 0, mean, std, 2.0f, 7, 12, &other, &err) == 0, "%s", err.msg);
+    CHECK(evaluate_model("pendulum", &L, params, 0, mean, std, 2.0f, 7, 11, &again, &err) == 0, "%s", err.msg);
+    CHECK(evaluate_model("pendulum", &L, params, 0, mean, std, 2.0f, 7, 12, &other, &err) == 0, "%s", err.msg);
     CHECK(again.mean_return == res.mean_return && other.mean_return != res.mean_return, "seeding");
     /* normalisation is applied: without it the actions differ, and so does the return */
-    CHECK(env_evaluate("pendulum", &L, params, 0, NULL, NULL, 2.0f, 7, 11, &other, &err) == 0, "%s", err.msg);
+    CHECK(evaluate_model("pendulum", &L, params, 0, NULL, NULL, 2.0f, 7, 11, &other, &err) == 0, "%s", err.msg);
     CHECK(other.mean_return != res.mean_return, "state normalisation had no effect");
     /* mismatched sizes and bad arguments */
-    CHECK(env_evaluate("mountaincar", &L, params, 0, mean, std, 1.0f, 2, 0, &other, &err) != 0 &&
+    CHECK(evaluate_model("mountaincar", &L, params, 0, mean, std, 1.0f, 2, 0, &other, &err) != 0 &&
           strstr(err.msg, "3-dimensional states"), "size mismatch: '%s'", err.msg);
-    CHECK(env_evaluate("nowhere", &L, params, 0, mean, std, 1.0f, 2, 0, &other, &err) != 0 &&
+    CHECK(evaluate_model("nowhere", &L, params, 0, mean, std, 1.0f, 2, 0, &other, &err) != 0 &&
           strstr(err.msg, "known: pendulum, mountaincar, pointmaze"), "unknown env: '%s'", err.msg);
-    CHECK(env_evaluate("pendulum", &L, params, 1, mean, std, 1.0f, 2, 0, &other, &err) != 0, "member out of range");
+    CHECK(evaluate_model("pendulum", &L, params, 1, mean, std, 1.0f, 2, 0, &other, &err) != 0, "member out of range");
     float bad_std[3] = {1.0f, 0.0f, 1.0f};
-    CHECK(env_evaluate("pendulum", &L, params, 0, mean, bad_std, 1.0f, 2, 0, &other, &err) != 0, "zero std accepted");
+    CHECK(evaluate_model("pendulum", &L, params, 0, mean, bad_std, 1.0f, 2, 0, &other, &err) != 0, "zero std accepted");
     free(params);
 
     /* pointmaze: a constant push right (towards the first corner) never reaches the goal; an
@@ -114,7 +126,7 @@ static void test_direct(void) {
     params = malloc(sizeof(float) * L.n_params);
     build_policy(&L, params, 0, 0.0f, 2.0f);
     float m2[2] = {0, 0}, s2[2] = {1, 1};
-    CHECK(env_evaluate("pointmaze", &L, params, 0, m2, s2, 3.0f, 3, 0, &res, &err) == 0, "%s", err.msg);
+    CHECK(evaluate_model("pointmaze", &L, params, 0, m2, s2, 3.0f, 3, 0, &res, &err) == 0, "%s", err.msg);
     CHECK(res.has_success && res.success_rate == 0.0 && res.mean_return == 0.0 && res.mean_length == 300.0,
           "pointmaze constant policy: success %g return %g length %g", res.success_rate, res.mean_return,
           res.mean_length);
@@ -126,7 +138,7 @@ static void test_direct(void) {
     params = malloc(sizeof(float) * L.n_params);
     build_policy(&L, params, 1, 50.0f, 0.0f);
     float m3[2] = {0, 0}, s3[2] = {1, 0.01f};
-    CHECK(env_evaluate("mountaincar", &L, params, 0, m3, s3, 1.0f, 5, 0, &res, &err) == 0, "%s", err.msg);
+    CHECK(evaluate_model("mountaincar", &L, params, 0, m3, s3, 1.0f, 5, 0, &res, &err) == 0, "%s", err.msg);
     want = direct_mean_return(env_lookup("mountaincar"), 5, 0, m3, s3, 1, 50.0f, 0.0f, 1.0f, &sr);
     CHECK(fabs(res.mean_return - want) <= 1e-9 * fabs(want) && res.success_rate == sr && sr == 1.0,
           "mountaincar: evaluate %.9f (success %g), direct %.9f (success %g)", res.mean_return, res.success_rate, want, sr);
@@ -175,7 +187,7 @@ static void test_checkpoint_path(void) {
         float *loaded = malloc(sizeof(float) * single.n_params);
         CHECK(checkpoint_read(path, &single, loaded, NULL, NULL, NULL, NULL, NULL, &err) == 0, "%s", err.msg);
         EvalResult res;
-        CHECK(env_evaluate("pendulum", &single, loaded, 0, got.state_mean, got.state_std, (float)got.max_action, 5, 3,
+        CHECK(evaluate_model("pendulum", &single, loaded, 0, got.state_mean, got.state_std, (float)got.max_action, 5, 3,
                            &res, &err) == 0, "%s", err.msg);
         double sr;
         double want = direct_mean_return(env_lookup("pendulum"), 5, 3, mean, std, 2, -3.0f, 0.25f, 2.0f, &sr);

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/iql.h"
+#include "algo/iql.h"
 #include "cuiql/philox.h"
 #include "test_util.h"
 

@@ -29,6 +29,9 @@
 #ifndef CUIQL_CUDA_EMU_H
 #define CUIQL_CUDA_EMU_H
 
+/* Device code of the project's own headers (cuiql/sampling.h) takes its cuRAND branch here too. */
+#define CUIQL_CUDA_EMU 1
+
 #include <cublasLt.h>
 #include <cublas_v2.h>
 #include <cuda_runtime.h>

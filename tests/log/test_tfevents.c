@@ -1,4 +1,4 @@
-/* test_tfevents.c — CRC-32C against FORMATS.md's vectors and a bit-by-bit reference, and the
+/* test_tfevents.c — CRC-32C against docs/formats.md's vectors and a bit-by-bit reference, and the
  * event writer's bytes parsed back by hand: record framing, both CRCs, every protobuf field.
  * (test_log_files.py reads the same kind of file with TensorBoard's own loader.) */
 #include <dirent.h>
@@ -308,7 +308,7 @@ static void test_writer(const char *dir) {
     unsigned char *data = read_file(path, &size);
     CHECK(data != NULL, "read back %s", path);
     if (!data) return;
-    // The first record is 24 bytes (wall_time 9, file_version 2 + 13), so FORMATS.md's third test
+    // The first record is 24 bytes (wall_time 9, file_version 2 + 13), so docs/formats.md's third test
     // vector is its length CRC: the exact bytes are known.
     static const unsigned char head[12] = {24, 0, 0, 0, 0, 0, 0, 0, 0xA3, 0x7F, 0x4B, 0x22};
     CHECK(size >= 12 && memcmp(data, head, 12) == 0, "first record header bytes");

@@ -1,7 +1,7 @@
-"""Independent NumPy (float64) reference for one IQL gradient step, written from SPEC.md only.
+"""Independent NumPy (float64) reference for one IQL gradient step, written from docs/algorithm.md only.
 
 This file deliberately shares no code with the C trainer: it is a second reading of the
-specification ("Networks", "One gradient step", "Defaults" in shared/SPEC.md and
+specification ("Networks", "One gradient step", "Defaults" in docs/algorithm.md and
 docs/checkpoint.md), so that the two can be compared tensor by tensor. Every gradient is derived
 by hand (analytic backprop) and checked against central finite differences in the self-test of
 test_reference_step.py.
@@ -176,7 +176,7 @@ def as_critic_params(targets: Params) -> Params:
 
 
 # ---------------------------------------------------------------------------------------------
-# The step's constants: everything that is a "target" in SPEC.md, computed once at the
+# The step's constants: everything that is a "target" in docs/algorithm.md, computed once at the
 # pre-step parameters and then held fixed (no gradient flows into it).
 # ---------------------------------------------------------------------------------------------
 @dataclass
@@ -368,7 +368,7 @@ def sequential_rows(k: int, batch_size: int, n: int) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------------------------
-# Training: the whole run, one step at a time, exactly as SPEC.md "One gradient step".
+# Training: the whole run, one step at a time, exactly as docs/algorithm.md "One gradient step".
 # ---------------------------------------------------------------------------------------------
 @dataclass
 class Trainer:

@@ -135,7 +135,7 @@ def selftest_gradients(t: Tally):
 
 def selftest_forward(t: Tally):
     """The vectorised forward passes against plain per-sample loops, and the step constants
-    against a sample-by-sample reading of SPEC.md."""
+    against a sample-by-sample reading of docs/algorithm.md."""
     rng = np.random.default_rng(7)
     S, A, B = 4, 2, 6
     cfg = R.IQLConfig(hidden=(5, 3), max_action=1.7, log_std_min=-1.0, log_std_max=0.5)
@@ -171,7 +171,7 @@ def selftest_forward(t: Tally):
                 for j in range(A)) for i in range(B)]
     t.check(abs(loss - (-np.mean(logp))) < 1e-12, "self-test Gaussian log-density matches the textbook formula")
 
-    # loss values, sample by sample from SPEC.md's formulas (the finite differences only show that
+    # loss values, sample by sample from docs/algorithm.md's formulas (the finite differences only show that
     # gradients match the losses; this shows that the losses are the specified ones)
     goal = rng.standard_normal(B)
     y = rng.standard_normal(B)
@@ -215,7 +215,7 @@ def selftest_forward(t: Tally):
             w = min(math.exp(cfg2.beta * adv), cfg2.adv_clip)
             goal = y if vt == "td" else qbar
             ok &= all(abs(e) < 1e-12 for e in (c.y[i] - y, c.v_goal[i] - goal, c.adv[i] - adv, c.w[i] - w))
-        t.check(ok, f"self-test step constants (rho={rho}, value_target={vt}) match SPEC.md sample by sample")
+        t.check(ok, f"self-test step constants (rho={rho}, value_target={vt}) match docs/algorithm.md sample by sample")
 
 
 def selftest_optimiser(t: Tally):

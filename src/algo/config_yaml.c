@@ -1,0 +1,198 @@
+/* config_yaml.c — reading a config file: the whole file, parsed with libyaml's document API
+ * (so every node keeps its line for error messages), checked for duplicate and conflicting
+ * keys, then applied key by key (ours, or CORL's through config_corl.c). */
+#include "algo/config_internal.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <yaml.h>
+
+#define CONFIG_FILE_MAX (16 << 20)
+
+/* The whole file in a malloc'd buffer, so read errors (a directory, EIO) are reported as such
+ * rather than as libyaml's "input error". */
+static char *read_file(const char *path, size_t *len, Error *err) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return error_set(err, "%s: cannot open: %s", path, strerror(errno)), NULL;
+    struct stat st;
+    if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+        fclose(f);
+        return error_set(err, "%s: cannot read: is a directory", path), NULL;
+    }
+    size_t cap = 4096, n = 0;
+    char *buf = malloc(cap);
+    while (buf) {
+        n += fread(buf + n, 1, cap - n, f);
+        if (n < cap) break;
+        if (cap >= CONFIG_FILE_MAX) {
+            free(buf);
+            fclose(f);
+            return error_set(err, "%s: larger than %d MiB; not a config file?", path, CONFIG_FILE_MAX >> 20), NULL;
+        }
+        char *grown = realloc(buf, cap *= 2);
+        if (!grown) free(buf);
+        buf = grown;
+    }
+    int read_failed = ferror(f);
+    int saved = errno;
+    fclose(f);
+    if (!buf) return error_set(err, "%s: out of memory", path), NULL;
+    if (read_failed) {
+        free(buf);
+        return error_set(err, "%s: cannot read: %s", path, strerror(saved)), NULL;
+    }
+    *len = n;
+    return buf;
+}
+
+static int yaml_error(const char *path, const yaml_parser_t *p, Error *err) {
+    const char *problem = p->problem ? p->problem : "unknown problem";
+    if (p->error == YAML_MEMORY_ERROR) return error_set(err, "%s: out of memory while parsing YAML", path);
+    if (p->error == YAML_READER_ERROR)
+        return error_set(err, "%s: YAML error: %s at byte %zu", path, problem, p->problem_offset);
+    if (p->context)
+        return error_set(err, "%s:%zu:%zu: YAML syntax error: %s %s (line %zu)", path,
+                         p->problem_mark.line + 1, p->problem_mark.column + 1, problem, p->context,
+                         p->context_mark.line + 1);
+    return error_set(err, "%s:%zu:%zu: YAML syntax error: %s", path, p->problem_mark.line + 1,
+                     p->problem_mark.column + 1, problem);
+}
+
+static const char *node_text(const yaml_node_t *n) { return (const char *)n->data.scalar.value; }
+static size_t node_line(const yaml_node_t *n) { return n->start_mark.line + 1; }
+
+/* The Value of a node; nested collections inside a sequence are refused here. */
+static int value_from_node(yaml_document_t *doc, yaml_node_t *n, const char *key, Value *v, Error *err) {
+    memset(v, 0, sizeof *v);
+    switch (n->type) {
+    case YAML_SCALAR_NODE:
+        if (strlen(node_text(n)) != n->data.scalar.length)
+            return error_set(err, "%s: value contains a NUL character", key);
+        v->shape = V_SCALAR;
+        v->text = node_text(n);
+        v->is_null = n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE && config_is_null_text(v->text);
+        return 0;
+    case YAML_SEQUENCE_NODE:
+        v->shape = V_SEQUENCE;
+        for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top; it++) {
+            yaml_node_t *item = yaml_document_get_node(doc, *it);
+            if (!item || item->type != YAML_SCALAR_NODE)
+                return error_set(err, "%s: entry %d: expected a scalar, got a nested %s", key,
+                                 v->n_items + 1,
+                                 item && item->type == YAML_MAPPING_NODE ? "mapping" : "sequence");
+            if (v->n_items == VALUE_MAX_ITEMS)
+                return error_set(err, "%s: more than %d entries", key, VALUE_MAX_ITEMS);
+            v->items[v->n_items++] = node_text(item);
+        }
+        return 0;
+    case YAML_MAPPING_NODE:
+        v->shape = V_MAPPING;
+        return 0;
+    default:
+        return error_set(err, "%s: empty node", key);
+    }
+}
+
+
+/* One key: value pair of a file: ours, or (in a CORL file) CORL's. */
+static int apply_pair(Config *cfg, int corl, const char *name, const Value *v, CorlFileState *state, Error *err) {
+    if (corl) return corl_apply_pair(cfg, name, v, state, err);
+    const KeyDef *k = config_find_key(name);
+    if (!k) return config_unknown_key(err, name);
+    return config_apply_value(cfg, k, name, v, err);
+}
+
+/* Applies the document's mapping to cfg (a scratch copy: the caller commits on success). */
+static int apply_document(Config *cfg, const char *path, yaml_document_t *doc, Error *err) {
+    yaml_node_t *root = yaml_document_get_root_node(doc);
+    if (!root) return 0; /* empty file or only comments: nothing to set */
+    if (root->type != YAML_MAPPING_NODE)
+        return error_set(err, "%s:%zu: the top level must be a mapping of key: value, got a %s", path,
+                         node_line(root), root->type == YAML_SEQUENCE_NODE ? "sequence" : "scalar");
+
+    yaml_node_pair_t *pairs = root->data.mapping.pairs.start, *end = root->data.mapping.pairs.top;
+    int corl = 0;
+    for (yaml_node_pair_t *p = pairs; p < end; p++) {
+        yaml_node_t *key = yaml_document_get_node(doc, p->key);
+        if (!key || key->type != YAML_SCALAR_NODE)
+            return error_set(err, "%s:%zu: keys must be names, got a %s", path, key ? node_line(key) : 0,
+                             key && key->type == YAML_MAPPING_NODE ? "mapping" : "sequence");
+        for (yaml_node_pair_t *q = pairs; q < p; q++) {
+            yaml_node_t *earlier = yaml_document_get_node(doc, q->key);
+            if (!strcmp(node_text(earlier), node_text(key)))
+                return error_set(err, "%s:%zu: duplicate key '%s' (first at line %zu)", path,
+                                 node_line(key), node_text(key), node_line(earlier));
+        }
+        if (corl_marks_file(node_text(key))) corl = 1;
+    }
+
+    /* Two names for one setting (steps and max_timesteps, policy and iql_deterministic) would
+     * otherwise be decided silently by their order in the file. */
+    for (yaml_node_pair_t *p = pairs; p < end; p++) {
+        const char *name = node_text(yaml_document_get_node(doc, p->key));
+        const char *target = corl_target_of(corl, name);
+        for (yaml_node_pair_t *q = pairs; q < p && target; q++) {
+            yaml_node_t *earlier = yaml_document_get_node(doc, q->key);
+            const char *other = corl_target_of(corl, node_text(earlier));
+            if (other && !strcmp(other, target))
+                return error_set(err, "%s:%zu: '%s' and '%s' (line %zu) both set %s", path,
+                                 node_line(yaml_document_get_node(doc, p->key)), name,
+                                 node_text(earlier), node_line(earlier), target);
+        }
+    }
+    if (corl) corl_implied(cfg);
+
+    CorlFileState corl_state = {.normalize_reward = -1, .env = NULL};
+    for (yaml_node_pair_t *p = pairs; p < end; p++) {
+        yaml_node_t *key = yaml_document_get_node(doc, p->key);
+        yaml_node_t *val = yaml_document_get_node(doc, p->value);
+        const char *name = node_text(key);
+        Value v;
+        if (!val || value_from_node(doc, val, name, &v, err) ||
+            apply_pair(cfg, corl, name, &v, &corl_state, err)) {
+            if (!val) error_set(err, "%s: missing value", name);
+            return error_prefix(err, "%s:%zu", path, node_line(key));
+        }
+    }
+    if (corl) corl_finish(cfg, &corl_state);
+    return 0;
+}
+
+int config_load_file(Config *cfg, const char *path, Error *err) {
+    size_t len;
+    char *text = read_file(path, &len, err);
+    if (!text) return -1;
+    yaml_parser_t parser;
+    if (!yaml_parser_initialize(&parser)) {
+        free(text);
+        return error_set(err, "%s: out of memory", path);
+    }
+    yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+    yaml_document_t doc, extra;
+    int rc;
+    if (!yaml_parser_load(&parser, &doc)) {
+        rc = yaml_error(path, &parser, err);
+    } else {
+        /* A second document would be silently ignored otherwise. */
+        if (!yaml_parser_load(&parser, &extra)) {
+            rc = yaml_error(path, &parser, err);
+        } else {
+            yaml_node_t *second = yaml_document_get_root_node(&extra);
+            if (second) {
+                rc = error_set(err, "%s:%zu: more than one YAML document; a config is one mapping",
+                               path, node_line(second));
+            } else {
+                Config scratch = *cfg; /* so that a failed load leaves cfg as it was */
+                rc = apply_document(&scratch, path, &doc, err);
+                if (rc == 0) *cfg = scratch;
+            }
+            yaml_document_delete(&extra);
+        }
+        yaml_document_delete(&doc);
+    }
+    yaml_parser_delete(&parser);
+    free(text);
+    return rc;
+}

@@ -1,0 +1,155 @@
+/* model.c — parameter layout of the population's networks (see model.h). */
+#include "algo/model.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "cuiql/philox.h"
+
+/* Lays out one MLP of `members` ensemble members starting at *offset: per layer the weights of
+ * all members, then their biases (so each layer is one strided-batched GEMM and one bias op). */
+static void layout_mlp(NetLayout *net, int members, int in, int out, const int *hidden, int n_hidden,
+                       size_t *offset) {
+    net->members = members;
+    net->n_layers = n_hidden + 1;
+    net->begin = *offset;
+    int width_in = in;
+    for (int l = 0; l < net->n_layers; l++) {
+        int width_out = l < n_hidden ? hidden[l] : out;
+        net->in[l] = width_in;
+        net->out[l] = width_out;
+        net->weight[l] = *offset;
+        *offset += (size_t)members * width_out * width_in;
+        net->bias[l] = *offset;
+        *offset += (size_t)members * width_out;
+        width_in = width_out;
+    }
+    net->log_std = SIZE_MAX;
+    net->end = *offset;
+}
+
+int model_layout_init(ModelLayout *layout, int members, int obs_dim, int act_dim, const int *hidden, int n_hidden,
+                      Error *err) {
+    memset(layout, 0, sizeof *layout);
+    if (members < 1) return error_set(err, "model: need at least one member, got %d", members);
+    if (obs_dim < 1 || act_dim < 1)
+        return error_set(err, "model: state and action dimensions must be positive (got %d, %d)", obs_dim, act_dim);
+    if (n_hidden < 1 || n_hidden >= MODEL_MAX_LAYERS)
+        return error_set(err, "model: between 1 and %d hidden layers, got %d", MODEL_MAX_LAYERS - 1, n_hidden);
+    for (int i = 0; i < n_hidden; i++)
+        if (hidden[i] < 1 || hidden[i] > MODEL_MAX_WIDTH)
+            return error_set(err, "model: hidden layer %d has size %d (allowed 1..%d)", i, hidden[i], MODEL_MAX_WIDTH);
+    if (act_dim > MODEL_MAX_WIDTH) return error_set(err, "model: action dimension %d is over %d", act_dim, MODEL_MAX_WIDTH);
+    layout->members = members;
+    layout->obs_dim = obs_dim;
+    layout->act_dim = act_dim;
+    layout->n_hidden = n_hidden;
+    memcpy(layout->hidden, hidden, sizeof(int) * n_hidden);
+
+    size_t offset = 0;
+    NetLayout *policy = &layout->net[NET_POLICY];
+    layout_mlp(policy, members, obs_dim, act_dim, hidden, n_hidden, &offset);
+    policy->log_std = offset;  /* log σ belongs to the policy's learning-rate group */
+    offset += (size_t)members * act_dim;
+    policy->end = offset;
+    layout_mlp(&layout->net[NET_VALUE], members, obs_dim, 1, hidden, n_hidden, &offset);
+    layout_mlp(&layout->net[NET_Q], 2 * members, obs_dim + act_dim, 1, hidden, n_hidden, &offset);
+    layout->n_params = offset;
+    return 0;
+}
+
+size_t model_target_size(const ModelLayout *layout) {
+    return layout->net[NET_Q].end - layout->net[NET_Q].begin;
+}
+
+/* Copies one member's blocks between a population layout and a P = 1 layout. For the critics a
+ * member owns ensemble members 2p and 2p+1, which are adjacent, so it is one block of twice the
+ * size. `to_single` picks the direction. */
+static void member_copy(const ModelLayout *pop, int member, float *pop_buf, float *single, int q_only,
+                        int to_single) {
+    ModelLayout one;
+    if (model_layout_init(&one, 1, pop->obs_dim, pop->act_dim, pop->hidden, pop->n_hidden, NULL) != 0) return;
+    for (int n = q_only ? NET_Q : 0; n < NET_COUNT; n++) {
+        const NetLayout *pn = &pop->net[n], *sn = &one.net[n];
+        int per_member = pn->members / pop->members;  /* 1, or 2 for the critics */
+        size_t base_pop = q_only ? pop->net[NET_Q].begin : 0, base_one = q_only ? one.net[NET_Q].begin : 0;
+        for (int l = 0; l < pn->n_layers; l++) {
+            size_t wsize = (size_t)per_member * pn->out[l] * pn->in[l];
+            size_t bsize = (size_t)per_member * pn->out[l];
+            float *pw = pop_buf + pn->weight[l] - base_pop + (size_t)member * wsize;
+            float *pb = pop_buf + pn->bias[l] - base_pop + (size_t)member * bsize;
+            float *sw = single + sn->weight[l] - base_one;
+            float *sb = single + sn->bias[l] - base_one;
+            if (to_single) {
+                memcpy(sw, pw, wsize * sizeof(float));
+                memcpy(sb, pb, bsize * sizeof(float));
+            } else {
+                memcpy(pw, sw, wsize * sizeof(float));
+                memcpy(pb, sb, bsize * sizeof(float));
+            }
+        }
+        if (pn->log_std != SIZE_MAX) {
+            float *pl = pop_buf + pn->log_std + (size_t)member * pop->act_dim;
+            float *sl = single + sn->log_std;
+            if (to_single) memcpy(sl, pl, pop->act_dim * sizeof(float));
+            else memcpy(pl, sl, pop->act_dim * sizeof(float));
+        }
+    }
+}
+
+void model_member_gather(const ModelLayout *pop, int member, const float *pop_buf, float *single, int q_only) {
+    member_copy(pop, member, (float *)pop_buf, single, q_only, 1);  /* read-only in this direction */
+}
+
+void model_member_scatter(const ModelLayout *pop, int member, const float *single, float *pop_buf, int q_only) {
+    member_copy(pop, member, pop_buf, (float *)single, q_only, 0);
+}
+
+uint64_t model_init_subsequence(NetId net, int layer, int is_bias, int critic) {
+    return PHILOX_INIT_SUBSEQUENCE_BASE + ((((uint64_t)net * MODEL_MAX_LAYERS + layer) * 2 + is_bias) * 2 + critic);
+}
+
+void model_init_host(const ModelLayout *layout, float *params, const uint64_t *member_seeds) {
+    for (int n = 0; n < NET_COUNT; n++) {
+        const NetLayout *net = &layout->net[n];
+        int per_member = net->members / layout->members;
+        for (int l = 0; l < net->n_layers; l++) {
+            float bound = 1.0f / sqrtf((float)net->in[l]);
+            for (int e = 0; e < net->members; e++) {
+                uint64_t seed = member_seeds[e / per_member];
+                int critic = e % per_member;
+                size_t wsize = (size_t)net->out[l] * net->in[l];
+                float *w = params + net->weight[l] + (size_t)e * wsize;
+                float *b = params + net->bias[l] + (size_t)e * net->out[l];
+                uint64_t ws = model_init_subsequence((NetId)n, l, 0, critic);
+                uint64_t bs = model_init_subsequence((NetId)n, l, 1, critic);
+                for (size_t j = 0; j < wsize; j++)
+                    w[j] = bound * (2.0f * philox_uniform01(philox_value(seed, ws, j)) - 1.0f);
+                for (int j = 0; j < net->out[l]; j++)
+                    b[j] = bound * (2.0f * philox_uniform01(philox_value(seed, bs, (uint64_t)j)) - 1.0f);
+            }
+        }
+        if (net->log_std != SIZE_MAX) memset(params + net->log_std, 0, sizeof(float) * layout->members * layout->act_dim);
+    }
+}
+
+void model_policy_mean(const ModelLayout *layout, const float *params, int member, const float *state,
+                       float max_action, float *action) {
+    const NetLayout *net = &layout->net[NET_POLICY];
+    float buf[2][MODEL_MAX_WIDTH];  /* widths are bounded by model_layout_init */
+    const float *x = state;
+    for (int l = 0; l < net->n_layers; l++) {
+        int in = net->in[l], out = net->out[l];
+        const float *w = params + net->weight[l] + (size_t)member * out * in;
+        const float *b = params + net->bias[l] + (size_t)member * out;
+        float *y = buf[l & 1];
+        for (int o = 0; o < out; o++) {
+            double acc = b[o];
+            for (int i = 0; i < in; i++) acc += (double)w[(size_t)o * in + i] * x[i];
+            y[o] = l + 1 < net->n_layers ? (acc > 0 ? (float)acc : 0.0f) : (float)acc;
+        }
+        x = y;
+    }
+    for (int j = 0; j < layout->act_dim; j++) action[j] = max_action * tanhf(x[j]);
+}

@@ -1,0 +1,99 @@
+/* h5.c — HDF5 error capture, handle closing and lookups (see h5.h). */
+#include "base/h5.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void h5_silence(void) {
+    /* Can only fail on a bad stack id; then HDF5 may print its trace too, which is harmless. */
+    (void)H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+}
+
+typedef struct {
+    char *buf;
+    size_t cap;
+} DetailSink;
+
+/* Walking upward, n == 0 is where the error was first detected: the most specific reason.
+ * When that entry quotes the system's message ("... error message = 'Is a directory' ..."),
+ * only the quoted part is kept. */
+static herr_t take_innermost(unsigned n, const H5E_error2_t *e, void *data) {
+    DetailSink *sink = data;
+    if (n != 0 || !e || !e->desc) return 0;
+    const char *desc = e->desc;
+    const char *sys = strstr(desc, "error message = '");
+    if (sys) {
+        sys += strlen("error message = '");
+        const char *end = strchr(sys, '\'');
+        size_t len = end ? (size_t)(end - sys) : strlen(sys);
+        if (len >= sink->cap) len = sink->cap - 1;
+        memcpy(sink->buf, sys, len);
+        sink->buf[len] = '\0';
+    } else {
+        snprintf(sink->buf, sink->cap, "%s", desc);
+    }
+    return 0;
+}
+
+void h5_error_detail(char *buf, size_t size) {
+    if (!buf || size == 0) return;
+    buf[0] = '\0';
+    DetailSink sink = {buf, size};
+    (void)H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, take_innermost, &sink);
+    (void)H5Eclear2(H5E_DEFAULT);
+}
+
+void h5_close(hid_t *id) {
+    if (*id < 0) return;
+    switch (H5Iget_type(*id)) {
+    case H5I_FILE: H5Fclose(*id); break;
+    case H5I_GROUP: H5Gclose(*id); break;
+    case H5I_DATASET: H5Dclose(*id); break;
+    case H5I_DATASPACE: H5Sclose(*id); break;
+    case H5I_DATATYPE: H5Tclose(*id); break;
+    case H5I_ATTR: H5Aclose(*id); break;
+    case H5I_GENPROP_LST: H5Pclose(*id); break;
+    default: H5Oclose(*id); break;
+    }
+    *id = H5I_INVALID_HID;
+}
+
+int h5_exists(hid_t loc, const char *path) {
+    size_t len = strlen(path);
+    char *buf = malloc(len + 1);
+    if (!buf) return 0;
+    memcpy(buf, path, len + 1);
+    int found = 0;
+    for (char *p = buf;; p++) {
+        if (*p != '/' && *p != '\0') continue;
+        char saved = *p;
+        *p = '\0';
+        htri_t e = buf[0] ? H5Lexists(loc, buf, H5P_DEFAULT) : 1;
+        *p = saved;
+        if (e <= 0) break;
+        if (saved == '\0') {
+            found = 1;
+            break;
+        }
+    }
+    free(buf);
+    return found;
+}
+
+const char *h5_class_name(H5T_class_t cls) {
+    switch (cls) {
+    case H5T_INTEGER: return "integer";
+    case H5T_FLOAT: return "floating point";
+    case H5T_TIME: return "time";
+    case H5T_STRING: return "string";
+    case H5T_BITFIELD: return "bitfield";
+    case H5T_OPAQUE: return "opaque";
+    case H5T_COMPOUND: return "compound";
+    case H5T_REFERENCE: return "reference";
+    case H5T_ENUM: return "enum";
+    case H5T_VLEN: return "variable-length";
+    case H5T_ARRAY: return "array";
+    default: return "unknown";
+    }
+}

@@ -1,0 +1,37 @@
+/* h5.h — the HDF5 plumbing every reader and writer of ours needs (datasets, checkpoints,
+ * generated data), written once.
+ *
+ * HDF5 reports failures by printing its whole error stack to stderr and returning a negative
+ * id or status. We turn the printing off (h5_silence) and make one line of our own from the
+ * innermost entry of the stack, which says what went wrong at the bottom (h5_error_detail).
+ * Handles are closed through h5_close, which knows every kind we open and is a no-op on
+ * H5I_INVALID_HID, so a function can keep its handles in locals initialised to
+ * H5I_INVALID_HID and close them all at its one exit. Not thread-safe: the HDF5 library is a
+ * serial build, and the error-printing setting is process-wide. */
+#ifndef CUIQL_BASE_H5_H
+#define CUIQL_BASE_H5_H
+
+#include <hdf5.h>
+#include <stddef.h>
+
+/* Turns off HDF5's automatic printing of its error stack (for this thread's default stack). */
+void h5_silence(void);
+
+/* The innermost description on HDF5's error stack, why the last failing call failed: the
+ * system's own message when HDF5 quotes one ("Is a directory"), else HDF5's text; "" when the
+ * stack is empty. Clears the stack. Call right after the failing call. */
+void h5_error_detail(char *buf, size_t size);
+
+/* Closes a handle of any kind we open (file, group, dataset, dataspace, datatype, attribute,
+ * property list, object) and sets it to H5I_INVALID_HID; a no-op on H5I_INVALID_HID. Close
+ * errors are ignored: callers that must know (a file being written) close it themselves. */
+void h5_close(hid_t *id);
+
+/* 1 when the link `path` ("a/b/c", relative to loc) exists, 0 when it or a group on the way
+ * does not (or cannot be looked up). H5Lexists alone fails on a missing intermediate group. */
+int h5_exists(hid_t loc, const char *path);
+
+/* "integer", "floating point", "enum", ... for messages. */
+const char *h5_class_name(H5T_class_t cls);
+
+#endif

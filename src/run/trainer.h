@@ -1,0 +1,38 @@
+/* trainer.h — a whole training run: dataset → population → steps → logs, checkpoints, eval.
+ *
+ * A run directory holds config.yaml (resolved), metrics.csv, an event file, checkpoint.h5
+ * (latest) and checkpoint-STEP.h5 (periodic). A sweep (run/sweep.h) trains the cross product
+ * of its axes as members of one population; each member gets a subdirectory named
+ * tau{τ}-beta{β}-seed{seed} with its own config, logs and checkpoints.
+ *
+ * The run layer's files by job: trainer.c (the loop), run_dir.c (the directories and the files
+ * written at the start), checkpoints.c (saving, resuming, --init-from), evaluation.c (scoring
+ * members in an environment), progress.c (what the terminal shows), sweep.c (members and
+ * sweep.txt), policy.c (a network as a policy), backend_select.c. */
+#ifndef CUIQL_RUN_TRAINER_H
+#define CUIQL_RUN_TRAINER_H
+
+#include "algo/config.h"
+#include "cuiql/error.h"
+#include "run/sweep.h"
+
+#define TRAIN_PATH_MAX 4096
+
+typedef struct {
+    Config cfg;                      /* resolved base config */
+    char out_dir[TRAIN_PATH_MAX];
+    int resume;                      /* continue from out_dir's checkpoints */
+    char init_from[TRAIN_PATH_MAX];  /* "" or a checkpoint whose weights start every member */
+    Sweep sweep;
+    int threads;                     /* CPU BLAS threads, 0 = all */
+    int use_graphs;                  /* CUDA graphs (default 1) */
+    int gemm_epilogues;              /* CUDA: bias + ReLU fused into the GEMMs (default 0) */
+    int parallel_nets;               /* CUDA: the networks on streams of their own (default 0) */
+    int quiet;                       /* no progress lines */
+} TrainOptions;
+
+/* Runs training. Returns 0 when done; on failure or interruption the message says what and
+ * where, and checkpoints written before are intact. *interrupted is set when a signal ended it. */
+int train_run(const TrainOptions *opt, int *interrupted, Error *err);
+
+#endif
