@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "algo/iql_state.h"
+#include "algo/large_batch.h"
 
 _Static_assert(2 * NET_COUNT <= BACKEND_MAX_LANES, "the backward passes take two lanes each");
 _Static_assert(NET_COUNT + 2 <= BACKEND_MAX_LANES, "each forward pass takes a lane");
@@ -23,11 +24,13 @@ static float *state_alloc(IqlState *s, size_t n, Error *err) {
 static void build_schedule(IqlState *s) {
     const Config *c = &s->cfg;
     int64_t epochs = c->steps / (c->steps_per_epoch > 0 ? c->steps_per_epoch : 1);
+    double scale = large_batch_lr_factor(c);  /* 1 unless lr_scaling: see large_batch.h */
     for (int g = 0; g < LR_GROUP_COUNT; g++) {
         s->schedule[g] = (LrSchedule){
-            .lr0 = (float)c->lr[g], .lr_min = (float)c->lr_min,
+            .lr0 = (float)(c->lr[g] * scale), .lr_min = (float)(c->lr_min * scale),
             .t_max = c->lr_t_max > 0 ? c->lr_t_max : (epochs > 0 ? epochs : 1),
             .steps_per_unit = c->steps_per_epoch, .cosine = c->lr_schedule == LR_SCHEDULE_COSINE && c->lr_schedule_groups[g],
+            .warmup_steps = c->lr_warmup_steps,
         };
     }
 }
