@@ -179,6 +179,11 @@ static void build_calls(IqlState *s) {
 
 IqlState *iql_create(Backend *b, const Config *cfg, const MemberSpec *members, int n_members,
                      const ReplaySource *data, Error *err) {
+    return iql_create_parallel(b, cfg, members, n_members, data, NULL, err);
+}
+
+IqlState *iql_create_parallel(Backend *b, const Config *cfg, const MemberSpec *members, int n_members,
+                              const ReplaySource *data, Comm *comm, Error *err) {
     IqlState *s = calloc(1, sizeof *s);
     if (!s) {
         error_set(err, "out of host memory");
@@ -196,13 +201,15 @@ IqlState *iql_create(Backend *b, const Config *cfg, const MemberSpec *members, i
         error_set(err, "dataset has %lld transitions; cuiql handles 1 to 2^32 - 1", (long long)data->n);
         goto fail;
     }
-    if (model_layout_init(&s->layout, n_members, s->S, s->A, cfg->hidden, cfg->n_hidden, err) ||
+    if (iql_parallel_init(s, comm, err) ||  /* data parallel: B becomes this rank's share */
+        model_layout_init(&s->layout, n_members, s->S, s->A, cfg->hidden, cfg->n_hidden, err) ||
         alloc_buffers(s, err) || upload_member_settings(s, members, err) || upload_ones(s, err))
         goto fail;
     if (!(s->replay = s->ops->replay_create(b, data, cfg->replay, s->B, err))) goto fail;
     s->sampling = (SamplingArgs){.sequential = cfg->sampling == SAMPLING_SEQUENTIAL, .seed = config_batch_seed(cfg)};
     build_schedule(s);
     build_calls(s);
+    iql_parallel_calls(s);
 
     init_params(s, members);
     if (s->ops->status(b, err) || s->ops->synchronize(b, err)) goto fail;
