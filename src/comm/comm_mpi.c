@@ -93,7 +93,19 @@ void comm_library(char *buf, size_t len) {
     snprintf(buf, len, "%s", version);
 }
 
+/* A task that srun started without an MPI plugin: it has a Slurm step but neither PMIx's,
+ * PMI's nor mpirun's variables. MPI_Init would abort it with a page about PMI support; Debian's
+ * OpenMPI, for one, speaks to Slurm only through PMIx. */
+static int srun_without_pmi(void) {
+    return getenv("SLURM_STEP_ID") && !getenv("PMIX_RANK") && !getenv("PMI_RANK") && !getenv("OMPI_COMM_WORLD_RANK");
+}
+
 Comm *comm_world_create(Error *err) {
+    if (srun_without_pmi()) {
+        error_set(err, "--data-parallel: srun started this task without an MPI plugin; use srun --mpi=pmix (or "
+                       "mpirun inside the allocation)");
+        return NULL;
+    }
     MpiComm *m = calloc(1, sizeof *m);
     if (!m) {
         error_set(err, "out of host memory");

@@ -1,14 +1,14 @@
 /* dp_orders.c — the tolerance of the data-parallel test (test_data_parallel.py), derived from
  * summation order, and the comparison against it.
  *
- *   dp_orders CONFIG DATASET REF.h5 CANDIDATE.h5... [--set KEY=VALUE]...
+ *   dp_orders CONFIG DATASET REF.h5 CANDIDATE.h5... [--device cpu|cuda] [--set KEY=VALUE]...
  *
  * A data-parallel step computes every row of the global batch exactly as one process does (the
  * same rows, the same per-row arithmetic, the heads dividing by the global batch); what differs
  * is only the order in which the rows' contributions are added: each rank sums its half, then
  * the all-reduce adds the halves. So the yardstick is what reordering the rows does to one
- * process's run. This program trains the single-process run of the config on the CPU backend
- * (one BLAS thread) with each step's batch permuted in ORDERS ways — rotated by B/4, B/2 and
+ * process's run. This program trains the single-process run of the config on the backend
+ * (the CPU with one BLAS thread, or CUDA with graphs) with each step's batch permuted in ORDERS ways — rotated by B/4, B/2 and
  * 3B/4 rows, and reversed: the same rows, the same update in exact arithmetic, other sums — and
  * measures how far each ends from the unpermuted run, per state buffer (parameters, targets,
  * both Adam moments) and network (policy, value, critics), as ‖x − x_ref‖ / ‖x_ref‖. A
@@ -32,6 +32,7 @@
 
 #include "algo/config.h"
 #include "algo/iql_state.h"
+#include "run/backend_select.h"
 #include "checkpoint/checkpoint.h"
 #include "data/dataset.h"
 
@@ -42,38 +43,34 @@
 static const char *const buffer_names[BUFFERS] = {"params", "target", "adam_m", "adam_v"};
 static const char *const net_names[NET_COUNT] = {"policy", "value", "q"};
 
-/* ---- a CPU backend whose batches come permuted ------------------------------------------------ */
+/* ---- a backend whose batches come permuted ----------------------------------------------------
+ * The backend's own gather, then every array of the batch permuted by the same rows, row by row
+ * with the backend's copy (so it works in device memory and inside a captured CUDA step). */
 
-static const BackendOps *cpu_ops;
+static const BackendOps *base_ops;
 static BackendOps permuted_ops;
 static int order_rotate, order_reverse;
+static int g_S, g_A;   /* the dataset's state and action widths: a Batch's row sizes */
+static float *g_tmp;   /* backend memory for one array of the batch */
 
-static void permute_rows(void *base, size_t row_bytes, int rows, void *tmp) {
-    char *p = base, *t = tmp;
+static void permute_rows(Backend *b, float *base, int width, int rows) {
     for (int i = 0; i < rows; i++) {
         int from = order_reverse ? rows - 1 - i : (i + order_rotate) % rows;
-        memcpy(t + (size_t)i * row_bytes, p + (size_t)from * row_bytes, row_bytes);
+        base_ops->copy(b, g_tmp + (size_t)i * width, base + (size_t)from * width, width);
     }
-    memcpy(p, t, (size_t)rows * row_bytes);
+    base_ops->copy(b, base, g_tmp, (int64_t)rows * width);
 }
 
-static int g_S, g_A;  /* the dataset's state and action widths: a Batch's row sizes */
-
-/* The CPU's gather, then every array of the batch permuted by the same rows. */
 static void permuted_sample(Backend *b, Replay *r, const SamplingArgs *a, const StepScalars *sc, Batch *out) {
-    cpu_ops->sample_batch(b, r, a, sc, out);
+    base_ops->sample_batch(b, r, a, sc, out);
     int B = out->rows;
-    size_t widest = sizeof(float) * (size_t)(g_S + g_A);
-    void *tmp = malloc(widest * (size_t)B);
-    if (!tmp) abort();
-    permute_rows(out->state, sizeof(float) * g_S, B, tmp);
-    permute_rows(out->next_state, sizeof(float) * g_S, B, tmp);
-    permute_rows(out->state_action, sizeof(float) * (g_S + g_A), B, tmp);
-    permute_rows(out->action, sizeof(float) * g_A, B, tmp);
-    permute_rows(out->reward, sizeof(float), B, tmp);
-    permute_rows(out->terminal, sizeof(float), B, tmp);
-    permute_rows(out->index, sizeof(uint32_t), B, tmp);
-    free(tmp);
+    permute_rows(b, out->state, g_S, B);
+    permute_rows(b, out->next_state, g_S, B);
+    permute_rows(b, out->state_action, g_S + g_A, B);
+    permute_rows(b, out->action, g_A, B);
+    permute_rows(b, out->reward, 1, B);
+    permute_rows(b, out->terminal, 1, B);
+    permute_rows(b, (float *)out->index, 1, B);  /* 4-byte elements: copied as they are */
 }
 
 /* ---- one run -------------------------------------------------------------------------------------- */
@@ -82,19 +79,21 @@ typedef struct {
     float *buf[BUFFERS];  /* member view: params, target (q span), adam_m, adam_v */
 } State;
 
-static int train_once(const Config *cfg, const Dataset *d, const ModelLayout *single, int rotate, int reverse,
-                      int permuted, State *out, Error *err) {
-    BackendOptions bopt = {.threads = 1};
-    Backend *b = cpu_backend_create(&bopt, err);
+static int train_once(const Config *cfg, DeviceKind device, const Dataset *d, const ModelLayout *single, int rotate,
+                      int reverse, int permuted, State *out, Error *err) {
+    BackendOptions bopt = {.threads = 1, .precision = cfg->precision, .use_graphs = 1};
+    Backend *b = backend_select(device, &bopt, 0, err);
     if (!b) return -1;
-    cpu_ops = b->ops;
-    permuted_ops = *cpu_ops;
+    base_ops = b->ops;
+    permuted_ops = *base_ops;
     permuted_ops.sample_batch = permuted_sample;
-    if (permuted) b->ops = &permuted_ops;  /* the CPU backend's own state is untouched */
     order_rotate = rotate;
     order_reverse = reverse;
     g_S = d->obs_dim;
     g_A = d->act_dim;
+    g_tmp = base_ops->alloc(b, sizeof(float) * (size_t)cfg->batch_size * (g_S + g_A), err);
+    if (!g_tmp) return -1;
+    if (permuted) b->ops = &permuted_ops;  /* the backend's own state is untouched */
     MemberSpec m = {.tau = cfg->tau, .beta = cfg->beta, .seed = cfg->seed};
     ReplaySource src = {.n = d->n, .n_states = d->n_states, .obs_dim = d->obs_dim, .act_dim = d->act_dim,
                         .states = d->states, .state_row = d->state_row, .next_row = d->next_row,
@@ -106,8 +105,9 @@ static int train_once(const Config *cfg, const Dataset *d, const ModelLayout *si
         if (!(out->buf[i] = malloc(sizeof(float) * single->n_params))) rc = error_set(err, "out of memory");
     if (!rc) rc = iql_get_member(s, 0, out->buf[0], out->buf[1], out->buf[2], out->buf[3], err);
     iql_destroy(s);
-    b->ops = cpu_ops;
-    cpu_ops->destroy(b);
+    b->ops = base_ops;
+    base_ops->release(b, g_tmp);
+    base_ops->destroy(b);
     return rc;
 }
 
@@ -142,22 +142,30 @@ static int group_span(const ModelLayout *L, int buffer, int net, size_t *begin, 
 
 int main(int argc, char **argv) {
     if (argc < 5) {
-        fprintf(stderr, "usage: dp_orders CONFIG DATASET REF.h5 CANDIDATE.h5... [--set KEY=VALUE]...\n");
+        fprintf(stderr, "usage: dp_orders CONFIG DATASET REF.h5 CANDIDATE.h5... [--device cpu|cuda] [--set KEY=VALUE]...\n");
         return 2;
     }
     Error err = {{0}};
     Config cfg;
     config_defaults(&cfg);
-    int first_set = argc;
+    int first_option = argc;  /* candidates end at the first option */
     for (int i = 4; i < argc; i++)
-        if (!strcmp(argv[i], "--set")) {
-            first_set = i;
+        if (!strncmp(argv[i], "--", 2)) {
+            first_option = i;
             break;
         }
     if (config_load_file(&cfg, argv[1], &err)) goto fail;
     snprintf(cfg.dataset, sizeof cfg.dataset, "%s", argv[2]);
-    for (int i = first_set; i + 1 < argc; i += 2)
-        if (config_set_assignment(&cfg, argv[i + 1], &err)) goto fail;
+    DeviceKind device = DEVICE_CPU;
+    for (int i = first_option; i + 1 < argc; i += 2) {
+        if (!strcmp(argv[i], "--device")) device = !strcmp(argv[i + 1], "cuda") ? DEVICE_CUDA : DEVICE_CPU;
+        else if (!strcmp(argv[i], "--set")) {
+            if (config_set_assignment(&cfg, argv[i + 1], &err)) goto fail;
+        } else {
+            error_set(&err, "unknown option %s", argv[i]);
+            goto fail;
+        }
+    }
     if (config_validate(&cfg, &err)) goto fail;
 
     Dataset d;
@@ -170,9 +178,9 @@ int main(int argc, char **argv) {
     State base = {{0}}, orders[ORDERS] = {{{0}}};
     int B = cfg.batch_size;
     const int rotations[ORDERS] = {B / 4, B / 2, 3 * B / 4, 0}, reversed[ORDERS] = {0, 0, 0, 1};
-    if (train_once(&cfg, &d, &single, 0, 0, 0, &base, &err)) goto fail;
+    if (train_once(&cfg, device, &d, &single, 0, 0, 0, &base, &err)) goto fail;
     for (int o = 0; o < ORDERS; o++)
-        if (train_once(&cfg, &d, &single, rotations[o], reversed[o], 1, &orders[o], &err)) goto fail;
+        if (train_once(&cfg, device, &d, &single, rotations[o], reversed[o], 1, &orders[o], &err)) goto fail;
 
     /* The spread per group: the largest distance of a reordering from the unpermuted run. */
     double spread[BUFFERS][NET_COUNT] = {{0}};
@@ -200,7 +208,7 @@ int main(int argc, char **argv) {
         reproduced &= memcmp(ref.buf[bf], base.buf[bf], n * sizeof(float)) == 0;
     }
 
-    for (int c = 4; c < first_set; c++) {
+    for (int c = 4; c < first_option; c++) {
         State cand = {{0}};
         for (int i = 0; i < BUFFERS; i++)
             if (!(cand.buf[i] = calloc(single.n_params, sizeof(float)))) return 2;

@@ -13,8 +13,10 @@
 4. Resume: a data-parallel run resumed from its checkpoint equals the uninterrupted one, bit
    for bit; a signal to one rank stops every rank after the same step, with a checkpoint.
 5. Refusals, one line each: mismatched configs across ranks (each rank compares its resolved
-   settings with rank 0's), a batch the ranks do not divide, a rank that fails on its own during
-   training (it ends every rank; the last checkpoint stays intact).
+   settings with rank 0's), other data on one rank, a file one rank cannot read, srun without an
+   MPI plugin, a batch the ranks do not divide, a rank that fails on its own during training (it
+   ends every rank; the last checkpoint stays intact).
+6. When a Slurm answers (SLURM_CONF): `srun --mpi=pmix -n 2` gives the mpirun run, bit for bit.
 
 Skips (77) when mpirun is absent; when this build has no MPI, checks that --data-parallel
 refuses with one line saying how to build it."""
@@ -211,6 +213,20 @@ def test_resume_and_signal():
         check(step > 0, f"the checkpoint is at the step every rank stopped after ({step})")
 
 
+def test_srun():
+    """The srun line of the README, when a Slurm is at hand (SLURM_CONF set and answering, e.g. after
+    eval "$(tools/slurm-local.sh start)"): bit for bit the mpirun run of the same config."""
+    if not shutil.which("srun") or subprocess.run(["sinfo"], capture_output=True).returncode != 0:
+        print("data_parallel: no Slurm answering; the srun --mpi=pmix case is left out")
+        return
+    sets = COMMON_SETS + ["value_target=td"]
+    cmd = ["srun", "--mpi=pmix", "-n", "2"] + [BIN] + train_args("srun_td", sets, ["--data-parallel"])
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    if check(r.returncode == 0, f"srun --mpi=pmix -n 2 trains ({r.stderr.strip()[-300:]})"):
+        check(same_tensors(tensors("srun_td/checkpoint.h5"), tensors("dp_td/checkpoint.h5")),
+              "srun's ranks give the mpirun ranks' checkpoint, bit for bit")
+
+
 def test_refusals():
     """5. One line each; nothing written before training could start."""
     # Mismatched configs: rank 1 trains with another tau (MPMD launch).
@@ -240,6 +256,15 @@ def test_refusals():
     check(r.returncode != 0 and len(ours) == 1 and "rank 1 of 2" in ours[0] and "nowhere.h5" in ours[0],
           f"a rank that cannot read its data: one line naming it: {ours}")
 
+    # A task srun started without an MPI plugin (its environment, faked): the hint, not MPI's page.
+    e = dict(os.environ, SLURM_STEP_ID="0")
+    for k in ["PMIX_RANK", "PMI_RANK", "OMPI_COMM_WORLD_RANK"]:
+        e.pop(k, None)
+    r = subprocess.run([BIN] + train_args("plain_srun", COMMON_SETS, ["--data-parallel"]), capture_output=True,
+                       text=True, timeout=60, env=e)
+    ours = our_lines(r.stderr)
+    check(r.returncode != 0 and len(ours) == 1 and "srun --mpi=pmix" in ours[0], f"plain srun: the hint in one line: {ours}")
+
     # A batch the ranks do not divide.
     r = run_dp("uneven", COMMON_SETS + ["batch_size=511"])
     ours = our_lines(r.stderr)
@@ -261,7 +286,8 @@ def test_refusals():
 def main():
     version = subprocess.run([BIN, "--version"], capture_output=True, text=True).stdout
     for d in glob.glob("one_*") + glob.glob("dp_*") + glob.glob("lr_*") + [
-            "full", "half", "signalled", "mismatch", "otherdata", "missing", "uneven", "blocked", "nompi"]:
+            "full", "half", "signalled", "mismatch", "otherdata", "missing", "uneven", "blocked", "nompi",
+            "srun_td", "plain_srun"]:
         shutil.rmtree(d, ignore_errors=True)
     write_dataset("data.h5")
     if "built without MPI" in version:
@@ -278,6 +304,7 @@ def main():
     test_equivalence()
     test_sweep()
     test_resume_and_signal()
+    test_srun()
     test_refusals()
     print(f"data_parallel: {time.time() - t0:.0f} s")
     sys.exit(finish("data_parallel"))
