@@ -1,5 +1,5 @@
 """Data parallel on the CUDA backend (NCCL), under mpirun. Label gpu; exits 77 (skipped) without a
-usable GPU, without NCCL in the build, or without mpirun.
+usable GPU, without NCCL (in the build, or a libnccl to load), or without mpirun.
 
     test_cuda_data_parallel.py DP_ORDERS
 
@@ -61,8 +61,8 @@ def same(a, b):
 
 def main():
     version = subprocess.run([BIN, "--version"], capture_output=True, text=True).stdout
-    if "NCCL" not in version or "without NCCL" in version or not shutil.which("mpirun"):
-        print("cuda_data_parallel: skipped (needs NCCL in the build and mpirun)")
+    if "NCCL" not in version or "without NCCL" in version or "unavailable" in version or not shutil.which("mpirun"):
+        print("cuda_data_parallel: skipped (needs NCCL, built in and loadable, and mpirun):", version.splitlines()[-1])
         return 77
     rng = np.random.default_rng(0)
     n = 5000
