@@ -14,6 +14,11 @@ static void format_duration(char *buf, size_t len, double seconds) {
     else snprintf(buf, len, "%dh%02dm", (int)seconds / 3600, ((int)seconds % 3600) / 60);
 }
 
+/* Progress rewritten in place on a terminal. Not under mpirun or srun: a rank's stdout is the
+ * launcher's pseudo-terminal even when the job's output goes to a file, which would get one
+ * endless line of carriage returns. */
+int run_progress_in_place(const Run *run) { return isatty(fileno(stdout)) && !run->opt->comm; }
+
 void run_print_start(const Run *run, int64_t start) {
     if (run->opt->quiet) return;
     char desc[256];
@@ -21,6 +26,10 @@ void run_print_start(const Run *run, int64_t start) {
     printf("cuiql: %lld transitions, state %d, action %d; %d member%s on %s; steps %lld..%lld\n",
            (long long)run->data.n, run->data.obs_dim, run->data.act_dim, run->P, run->P > 1 ? "s" : "", desc,
            (long long)start, (long long)run->cfg->steps);
+    const Comm *c = run->opt->comm;
+    if (c)
+        printf("cuiql: data parallel over %d rank%s: %d rows each of the global batch of %d\n", c->size,
+               c->size > 1 ? "s" : "", run->cfg->batch_size / c->size, run->cfg->batch_size);
     fflush(stdout);
 }
 
@@ -31,7 +40,7 @@ void run_print_progress(const Run *run, int64_t step, double steps_per_s, const 
         for (int k = 0; k < 3; k++) mean[k] += run->scalars[(size_t)p * LOG_TRAIN_SCALAR_COUNT + k] / run->P;
     char eta[32];
     format_duration(eta, sizeof eta, (run->cfg->steps - step) / steps_per_s);
-    int tty = isatty(fileno(stdout));
+    int tty = run_progress_in_place(run);
     printf("%sstep %lld/%lld  %.1f steps/s  ETA %s  loss/value %.4g  loss/q %.4g  loss/policy %.4g", tty ? "\r\033[K" : "",
            (long long)step, (long long)run->cfg->steps, steps_per_s, eta, mean[0], mean[1], mean[2]);
     if (evals) printf("  eval/return %.1f", evals[0]);
@@ -42,7 +51,7 @@ void run_print_progress(const Run *run, int64_t step, double steps_per_s, const 
 
 void run_print_done(const Run *run, int64_t steps, double seconds, const double *returns, const double *scores) {
     if (run->opt->quiet) return;
-    if (isatty(fileno(stdout))) printf("\n");
+    if (run_progress_in_place(run)) printf("\n");
     char dur[32];
     format_duration(dur, sizeof dur, seconds);
     printf("done: %lld steps in %s; checkpoint: %s/checkpoint.h5%s\n", (long long)steps, dur,

@@ -32,6 +32,8 @@ typedef struct {
     float *params, *target, *adam_m, *adam_v;  /* one member's host copies */
     float *pop_params, *pop_target, *pop_m, *pop_v; /* the population's, one download each */
     double *scalars;                /* [P][LOG_TRAIN_SCALAR_COUNT] */
+    int agreed;                     /* data parallel: the error in hand is every rank's (else this
+                                       rank's own, which ends them all: data_parallel.h) */
 } Run;
 
 /* run_dir.c */
@@ -53,6 +55,7 @@ int run_check_eval_env(const Run *run, Error *err);
 int run_evaluate(Run *run, double *returns, double *scores, Error *err);
 
 /* progress.c */
+int run_progress_in_place(const Run *run);  /* a terminal's line, rewritten per log */
 void run_print_start(const Run *run, int64_t start);
 void run_print_progress(const Run *run, int64_t step, double steps_per_s, const double *evals);
 void run_print_done(const Run *run, int64_t steps, double seconds, const double *returns, const double *scores);

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "run/backend_select.h"
+#include "run/data_parallel.h"
 #include "run/run_state.h"
 
 /* The one piece of global state: a signal handler can only talk to the loop through a
@@ -55,10 +56,14 @@ static int check_finite(const Run *run, int64_t step, Error *err) {
     return 0;
 }
 
+/* Data parallel: every rank steps, logs (the scalars are the global batch's) and checks its
+ * replica at checkpoints; the writer alone evaluates and writes. An error every rank meets
+ * alike (divergence, a signal, replicas apart) sets run->agreed; any other is the rank's own. */
 static int train_loop(Run *run, int64_t start, int *interrupted, Error *err) {
     const Config *c = run->cfg;
     int64_t total = c->steps;
     int has_env = c->env[0] != '\0';
+    int writer = dp_is_writer(run);
     double *returns = calloc((size_t)run->P * 2, sizeof(double));
     if (!returns) return error_set(err, "out of host memory");
     double *scores = returns + run->P;
@@ -73,13 +78,17 @@ static int train_loop(Run *run, int64_t start, int *interrupted, Error *err) {
         int log_now = step % c->log_every == 0 || final;
         int eval_now = has_env && ((c->eval_every > 0 && step % c->eval_every == 0) || final);
         int ckpt_now = c->checkpoint_every > 0 && step % c->checkpoint_every == 0;
-        if (stop_signal) {
+        int stop = stop_signal;
+        if ((rc = dp_agree_stop(run, &stop, err))) break;  /* all ranks stop after the same step */
+        if (stop) {
             *interrupted = 1;
             rc = run->backend->ops->status(run->backend, err);
-            if (!rc) rc = run_save_checkpoints(run, step, 0, err);
-            if (!rc) rc = error_set(err, "interrupted by %s at step %lld; checkpoint written to %s/checkpoint.h5",
-                                    stop_signal == SIGINT ? "SIGINT" : "SIGTERM", (long long)step,
-                                    run->members[0].dir);
+            if (!rc && writer) rc = run_save_checkpoints(run, step, 0, err);
+            if (!rc) {
+                run->agreed = 1;
+                rc = error_set(err, "interrupted by %s at step %lld; checkpoint written to %s/checkpoint.h5",
+                               stop == SIGINT ? "SIGINT" : "SIGTERM", (long long)step, run->members[0].dir);
+            }
             break;
         }
         if (!log_now && !eval_now && !ckpt_now && !final) continue;
@@ -92,17 +101,23 @@ static int train_loop(Run *run, int64_t start, int *interrupted, Error *err) {
             }
             double t = now_seconds();
             steps_per_s = (double)(step - step_last) / (t - t_last);
-            if ((rc = check_finite(run, step, err))) break;
+            if ((rc = check_finite(run, step, err))) {
+                run->agreed = 1;  /* the scalars are the global batch's: every rank sees the same */
+                break;
+            }
         }
-        if (eval_now && (rc = run_evaluate(run, returns, scores, err))) break;
-        if ((rc = log_row(run, step, log_now, steps_per_s, eval_now ? returns : NULL, scores, err))) break;
-        if (log_now) run_print_progress(run, step, steps_per_s, eval_now ? returns : NULL);
-        if (ckpt_now || final) rc = run_save_checkpoints(run, step, ckpt_now, err);
+        if ((ckpt_now || final) && (rc = dp_check_replicas(run, step, err))) break;
+        if (writer) {
+            if (eval_now && (rc = run_evaluate(run, returns, scores, err))) break;
+            if ((rc = log_row(run, step, log_now, steps_per_s, eval_now ? returns : NULL, scores, err))) break;
+            if (log_now) run_print_progress(run, step, steps_per_s, eval_now ? returns : NULL);
+            if (ckpt_now || final) rc = run_save_checkpoints(run, step, ckpt_now, err);
+        }
         t_last = now_seconds();  /* logging, evaluation and checkpoints stay out of steps/s */
         step_last = step;
     }
-    if (rc == 0) run_print_done(run, total - start, now_seconds() - t0, has_env ? returns : NULL, scores);
-    else if (!run->opt->quiet && isatty(fileno(stdout))) printf("\n");
+    if (rc == 0 && writer) run_print_done(run, total - start, now_seconds() - t0, has_env ? returns : NULL, scores);
+    else if (rc && writer && !run->opt->quiet && run_progress_in_place(run)) printf("\n");
     free(returns);
     return rc;
 }
@@ -156,9 +171,9 @@ static int alloc_host_buffers(Run *run, Error *err) {
 static int create_population(Run *run, Error *err) {
     const TrainOptions *opt = run->opt;
     const Config *c = run->cfg;
-    BackendOptions bopt = {.threads = opt->threads, .device_index = 0, .precision = c->precision,
+    BackendOptions bopt = {.threads = opt->threads, .device_index = dp_device_index(run), .precision = c->precision,
                            .use_graphs = opt->use_graphs, .gemm_epilogues = opt->gemm_epilogues,
-                           .parallel_nets = opt->parallel_nets};
+                           .parallel_nets = opt->parallel_nets, .comm = opt->comm};
     if (!(run->backend = backend_select(c->device, &bopt, !opt->quiet, err))) return -1;
     MemberSpec *specs = malloc(sizeof *specs * run->P);
     if (!specs) return error_set(err, "out of host memory");
@@ -169,38 +184,66 @@ static int create_population(Run *run, Error *err) {
         .state_row = d->state_row, .next_row = d->next_row, .actions = d->actions, .rewards = d->rewards,
         .terminals = d->terminals,
     };
-    run->iql = iql_create(run->backend, c, specs, run->P, &src, err);
+    run->iql = iql_create_parallel(run->backend, c, specs, run->P, &src, opt->comm, err);
     free(specs);
     return run->iql ? 0 : -1;
+}
+
+/* Everything a rank does on its own before the ranks compare notes: the config, the data, the
+ * members. */
+static int setup_local(Run *run, Error *err) {
+    const TrainOptions *opt = run->opt;
+    const Config *c = run->cfg;
+    if (config_validate(c, err)) return -1;
+    if (!c->dataset[0]) return error_set(err, "no dataset: give --dataset FILE or set 'dataset' in the config");
+    if (opt->resume && opt->init_from[0]) return error_set(err, "--resume and --init-from exclude each other");
+    if (opt->comm && iql_parallel_check_batch(c->batch_size, opt->comm->size, err)) return -1;
+    if (load_data(run, err) || (c->env[0] && run_check_eval_env(run, err)) || run_make_members(run, err) ||
+        model_layout_init(&run->single, 1, run->data.obs_dim, run->data.act_dim, c->hidden, c->n_hidden, err))
+        return -1;
+    if (!(run->scalars = calloc((size_t)run->P * LOG_TRAIN_SCALAR_COUNT, sizeof(double))))
+        return error_set(err, "out of host memory");
+    return 0;
+}
+
+/* The starting state: the writer reads --resume's checkpoints or --init-from's weights (the
+ * ranks agree on how that went), then every rank takes the writer's state. */
+static int starting_state(Run *run, int64_t *start, Error *err) {
+    const TrainOptions *opt = run->opt;
+    int rc = 0;
+    *start = 0;
+    if (dp_is_writer(run)) {
+        if (opt->resume) rc = run_resume(run, start, err);
+        if (!rc && opt->init_from[0]) rc = run_init_from(run, opt->init_from, err);
+        if (!rc && *start >= run->cfg->steps)
+            rc = error_set(err, "--resume: the run is already at step %lld of %lld (raise --steps to continue)",
+                           (long long)*start, (long long)run->cfg->steps);
+    }
+    if (dp_agree(run, rc, err)) {
+        run->agreed = 1;
+        return -1;
+    }
+    return dp_share_state(run, start, err);
 }
 
 int train_run(const TrainOptions *opt, int *interrupted, Error *err) {
     Run run = {.opt = opt, .cfg = &opt->cfg};
     *interrupted = 0;
-    int rc = -1;
-    const Config *c = &opt->cfg;
-    if (config_validate(c, err)) return -1;
-    if (!c->dataset[0]) return error_set(err, "no dataset: give --dataset FILE or set 'dataset' in the config");
-    if (opt->resume && opt->init_from[0]) return error_set(err, "--resume and --init-from exclude each other");
-
-    if (load_data(&run, err) || (c->env[0] && run_check_eval_env(&run, err)) || run_make_members(&run, err) ||
-        model_layout_init(&run.single, 1, run.data.obs_dim, run.data.act_dim, c->hidden, c->n_hidden, err))
-        goto done;
-    if (!(run.scalars = calloc((size_t)run.P * LOG_TRAIN_SCALAR_COUNT, sizeof(double)))) {
-        error_set(err, "out of host memory");
-        goto done;
+    int rc = setup_local(&run, err);
+    if (opt->comm) {
+        rc = dp_check_setup(&run, rc, err);
+        run.agreed = rc != 0;  /* from here on a failure is a rank's own unless marked agreed */
     }
+    if (rc) goto done;
+    rc = -1;
     if (create_population(&run, err) || alloc_host_buffers(&run, err)) goto done;
 
     int64_t start = 0;
-    if (opt->resume && run_resume(&run, &start, err)) goto done;
-    if (opt->init_from[0] && run_init_from(&run, opt->init_from, err)) goto done;
-    if (start >= c->steps) {
-        error_set(err, "--resume: the run is already at step %lld of %lld (raise --steps to continue)",
-                  (long long)start, (long long)c->steps);
+    if (starting_state(&run, &start, err)) goto done;
+    if (dp_agree(&run, dp_is_writer(&run) ? run_open_outputs(&run, start, err) : 0, err)) {
+        run.agreed = 1;
         goto done;
     }
-    if (run_open_outputs(&run, start, err)) goto done;
 
     struct sigaction sa = {.sa_handler = on_stop_signal};
     sigemptyset(&sa.sa_mask);
@@ -208,12 +251,13 @@ int train_run(const TrainOptions *opt, int *interrupted, Error *err) {
     stop_signal = 0;
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
-    run_print_start(&run, start);
+    if (dp_is_writer(&run)) run_print_start(&run, start);
     rc = train_loop(&run, start, interrupted, err);
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
 
 done:
+    if (rc && !run.agreed) dp_fail_alone(&run, err);  /* data parallel: ends every rank */
     run_cleanup(&run);
     return rc;
 }
