@@ -18,8 +18,11 @@ void run_print_start(const Run *run, int64_t start) {
     if (run->opt->quiet) return;
     char desc[256];
     run->backend->ops->describe(run->backend, desc, sizeof desc);
-    printf("cuiql: %lld transitions, state %d, action %d; %d member%s on %s; steps %lld..%lld\n",
-           (long long)run->data.n, run->data.obs_dim, run->data.act_dim, run->P, run->P > 1 ? "s" : "", desc,
+    /* Why auto settled on the CPU belongs to the line naming the device, and only there. */
+    char why[300] = "";
+    if (run->device_note[0]) snprintf(why, sizeof why, " (device auto: %s)", run->device_note);
+    printf("cuiql: %lld transitions, state %d, action %d; %d member%s on %s%s; steps %lld..%lld\n",
+           (long long)run->data.n, run->data.obs_dim, run->data.act_dim, run->P, run->P > 1 ? "s" : "", desc, why,
            (long long)start, (long long)run->cfg->steps);
     fflush(stdout);
 }

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "run/backend_select.h"
+#include "run/data_checks.h"
 #include "run/run_state.h"
 
 /* The one piece of global state: a signal handler can only talk to the loop through a
@@ -126,12 +127,18 @@ static void run_cleanup(Run *run) {
     free(run->scalars);
 }
 
-/* The dataset, preprocessed as the config says. */
-static int load_data(Run *run, Error *err) {
-    const Config *c = run->cfg;
+static void print_note(void *ctx, const char *text) {
+    (void)ctx;
+    fprintf(stderr, "cuiql: note: %s\n", text);
+}
+
+/* The dataset, checked against the config (which may settle max_action: run/data_checks.h) and
+ * preprocessed as the config says. */
+static int load_data(Run *run, Config *c, Error *err) {
     DataPrep prep = {.normalize_states = c->normalize_states, .reward_transform = c->reward_transform,
                      .reward_scale = c->reward_scale, .reward_shift = c->reward_shift};
-    return dataset_load(c->dataset, &run->data, err) || dataset_preprocess(&run->data, &prep, err) ? -1 : 0;
+    return dataset_load(c->dataset, &run->data, err) || run_check_actions(&run->data, c, print_note, NULL, err) ||
+           dataset_preprocess(&run->data, &prep, err) ? -1 : 0;
 }
 
 /* The host buffers that checkpoints, resume and evaluation go through. */
@@ -159,7 +166,7 @@ static int create_population(Run *run, Error *err) {
     BackendOptions bopt = {.threads = opt->threads, .device_index = 0, .precision = c->precision,
                            .use_graphs = opt->use_graphs, .gemm_epilogues = opt->gemm_epilogues,
                            .parallel_nets = opt->parallel_nets};
-    if (!(run->backend = backend_select(c->device, &bopt, !opt->quiet, err))) return -1;
+    if (!(run->backend = backend_select(c->device, &bopt, run->device_note, sizeof run->device_note, err))) return -1;
     MemberSpec *specs = malloc(sizeof *specs * run->P);
     if (!specs) return error_set(err, "out of host memory");
     for (int p = 0; p < run->P; p++) specs[p] = run->members[p].spec;
@@ -175,15 +182,16 @@ static int create_population(Run *run, Error *err) {
 }
 
 int train_run(const TrainOptions *opt, int *interrupted, Error *err) {
-    Run run = {.opt = opt, .cfg = &opt->cfg};
+    Config cfg = opt->cfg;  /* the data may settle max_action (load_data) */
+    Run run = {.opt = opt, .cfg = &cfg};
     *interrupted = 0;
     int rc = -1;
-    const Config *c = &opt->cfg;
+    const Config *c = &cfg;
     if (config_validate(c, err)) return -1;
     if (!c->dataset[0]) return error_set(err, "no dataset: give --dataset FILE or set 'dataset' in the config");
     if (opt->resume && opt->init_from[0]) return error_set(err, "--resume and --init-from exclude each other");
 
-    if (load_data(&run, err) || (c->env[0] && run_check_eval_env(&run, err)) || run_make_members(&run, err) ||
+    if (load_data(&run, &cfg, err) || (c->env[0] && run_check_eval_env(&run, err)) || run_make_members(&run, err) ||
         model_layout_init(&run.single, 1, run.data.obs_dim, run.data.act_dim, c->hidden, c->n_hidden, err))
         goto done;
     if (!(run.scalars = calloc((size_t)run.P * LOG_TRAIN_SCALAR_COUNT, sizeof(double)))) {
