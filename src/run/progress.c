@@ -51,7 +51,9 @@ void run_print_done(const Run *run, int64_t steps, double seconds, const double 
     printf("done: %lld steps in %s; checkpoint: %s/checkpoint.h5%s\n", (long long)steps, dur,
            run->P > 1 ? run->opt->out_dir : run->members[0].dir, run->P > 1 ? "/<member>" : "");
     if (!returns) return;
+    /* Says over how many episodes, so it is not taken for `cuiql eval`'s larger count. */
     for (int p = 0; p < run->P; p++)
-        printf("eval %s%s%s: return %.2f, normalized score %.1f\n", run->cfg->env, run->P > 1 ? " " : "",
-               run->P > 1 ? run->members[p].name : "", returns[p], scores[p]);
+        printf("last evaluation in %s%s%s (%d episodes): mean return %.2f, normalized score %.1f\n", run->cfg->env,
+               run->P > 1 ? ", " : "", run->P > 1 ? run->members[p].name : "", run->cfg->eval_episodes, returns[p],
+               scores[p]);
 }
