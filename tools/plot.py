@@ -5,8 +5,9 @@
 
 RUN_DIR is a run directory of `cuiql train` (metrics.csv) or a sweep's (sweep.txt and one
 member directory each). Losses are logged from single batches, so each is drawn smoothed — an
-exponential moving average with TensorBoard's debiasing, weight W (default 0.6 per logged
-point, TensorBoard's default) — over the raw curve drawn faint. eval/return is drawn over the
+exponential moving average debiased as TensorBoard's smoothing slider does, weight W per logged
+point (default 0.9: single-batch losses are noisy; TensorBoard opens at 0.6) — over the raw
+curve drawn faint. eval/return is drawn over the
 steps it was measured at, with horizontal reference lines: the dataset's mean return, the
 scripted expert and anything else found in RUN_DIR/references.json (written by tools/report.py:
 {"label": value, ...}) or given with --reference; --bc adds the last evaluation of a behaviour
@@ -176,7 +177,7 @@ def main(argv):
     ap.add_argument("--reference", action="append", default=[], metavar="LABEL=VALUE",
                     help="a horizontal line on the evaluation panel (repeatable)")
     ap.add_argument("--bc", metavar="BC_RUN_DIR", help="a behaviour cloning run whose last evaluation is drawn as a line")
-    ap.add_argument("--smoothing", type=float, default=0.6, help="EMA weight per logged point, 0..1 (default 0.6)")
+    ap.add_argument("--smoothing", type=float, default=0.9, help="EMA weight per logged point, 0..1 (default 0.9)")
     args = ap.parse_args(argv)
     if not 0 <= args.smoothing < 1:
         raise SystemExit(f"plot: --smoothing: expected a weight in [0, 1), got {args.smoothing}")
