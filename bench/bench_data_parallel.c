@@ -95,7 +95,7 @@ int main(int argc, char **argv) {
     int count = backend_device_count();
     BackendOptions bopt = {.threads = threads, .precision = cfg.precision, .use_graphs = graphs, .comm = c,
                            .device_index = count > 0 ? c->local_rank % count : 0};
-    Backend *b = backend_select(device, &bopt, 0, &err);
+    Backend *b = backend_select(device, &bopt, NULL, 0, &err);
     if (!b) return fail(c, &err);
     MemberSpec *specs = malloc(sizeof *specs * members);
     for (int p = 0; p < members; p++) specs[p] = (MemberSpec){.tau = 0.7, .beta = 2.0 + 0.1 * p, .seed = (uint64_t)p};

@@ -144,7 +144,7 @@ int main(int argc, char **argv) {
 
     BackendOptions bopt = {.threads = threads, .precision = cfg.precision, .use_graphs = graphs, .gemm_epilogues = epilogues,
                            .parallel_nets = parallel};
-    Backend *b = backend_select(device, &bopt, 0, &err);
+    Backend *b = backend_select(device, &bopt, NULL, 0, &err);
     if (!b) { fprintf(stderr, "bench_step: %s\n", err.msg); return 1; }
     MemberSpec *specs = malloc(sizeof *specs * members);
     for (int p = 0; p < members; p++) specs[p] = (MemberSpec){.tau = 0.7, .beta = 2.0 + 0.1 * p, .seed = (uint64_t)p};

@@ -24,6 +24,7 @@
 #ifndef CUIQL_CONFIG_H
 #define CUIQL_CONFIG_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -111,6 +112,23 @@ uint64_t config_batch_seed(const Config *cfg);
 
 /* Applies a YAML mapping file on top of cfg. Accepts our keys and CORL's IQL keys. */
 int config_load_file(Config *cfg, const char *path, Error *err);
+
+/* What a file said that is not an error but would otherwise pass unseen: a key read and not
+ * used, and what to use instead ("FILE:LINE: env 'hopper-medium-v2' ..."). The algo layer prints
+ * nothing; the command that loaded the file shows them. */
+#define CONFIG_MAX_NOTES 16
+typedef struct {
+    int n;
+    char text[CONFIG_MAX_NOTES][400];
+} ConfigNotes;
+
+/* config_load_file, with the file's notes in *notes (filled only when the load succeeds;
+ * notes may be NULL). */
+int config_load_file_notes(Config *cfg, const char *path, ConfigNotes *notes, Error *err);
+
+/* The same from YAML text in memory (a checkpoint's `config` attribute); `name` stands for the
+ * file in messages; notes may be NULL. */
+int config_load_string(Config *cfg, const char *text, size_t len, const char *name, ConfigNotes *notes, Error *err);
 
 /* Applies one override; value is YAML scalar text ("0.9", "[256, 256]", "true", "q"): surrounding
  * whitespace and one pair of outer quotes are removed, and for string keys an unquoted "", "~" or

@@ -3,6 +3,8 @@
  * its files do not say. config_yaml.c calls in here for a file it recognises as CORL's. */
 #include "algo/config_internal.h"
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "base/parse.h"
@@ -47,17 +49,41 @@ static const CorlKey corl_keys[] = {
     {"normalize_reward", CORL_NORMALIZE_REWARD, NULL, 1, NULL},
     {"iql_deterministic", CORL_DETERMINISTIC, NULL, 1, NULL},
     {"env", CORL_ENV, NULL, 0, NULL},
-    {"project", CORL_IGNORED, NULL, 0, "wandb project"},
-    {"group", CORL_IGNORED, NULL, 0, "wandb group"},
-    {"name", CORL_IGNORED, NULL, 0, "wandb run name"},
-    {"device", CORL_IGNORED, NULL, 0, "torch device; cuiql's `device` stays as set"},
-    {"buffer_size", CORL_IGNORED, NULL, 0, "replay capacity; cuiql holds the whole dataset"},
-    {"checkpoints_path", CORL_IGNORED, NULL, 0, "cuiql's output is named on its command line"},
-    {"deterministic_torch", CORL_IGNORED, NULL, 0, "a PyTorch switch"},
+    /* why: what the key was for, then what to use instead (shown when a file sets it) */
+    {"project", CORL_IGNORED, NULL, 0, "a wandb project; cuiql logs to the run directory (--out DIR: metrics.csv, TensorBoard event files)"},
+    {"group", CORL_IGNORED, NULL, 0, "a wandb group; cuiql logs to the run directory (--out DIR)"},
+    {"name", CORL_IGNORED, NULL, 0, "a wandb run name; name the run directory with --out DIR"},
+    {"device", CORL_IGNORED, NULL, 0, "a torch device; use --device auto|cpu|cuda"},
+    {"buffer_size", CORL_IGNORED, NULL, 0, "a replay capacity; cuiql holds the whole dataset, nothing to set"},
+    {"checkpoints_path", CORL_IGNORED, NULL, 0, "where CORL saves; cuiql writes checkpoints into --out DIR"},
+    {"deterministic_torch", CORL_IGNORED, NULL, 0, "a PyTorch switch; nothing to set"},
     {"load_model", CORL_IGNORED_IF_UNSET, NULL, 0, "resuming from a CORL checkpoint"},
     {"actor_dropout", CORL_IGNORED_IF_UNSET, NULL, 0, "policy dropout"},
 };
 #define N_CORL_KEYS (sizeof corl_keys / sizeof corl_keys[0])
+
+/* One note for the loader's caller to show; beyond CONFIG_MAX_NOTES the last one says so. */
+static void corl_note(const CorlFileState *st, size_t line, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+static void corl_note(const CorlFileState *st, size_t line, const char *fmt, ...) {
+    ConfigNotes *notes = st->notes;
+    if (notes->n == CONFIG_MAX_NOTES) {
+        snprintf(notes->text[CONFIG_MAX_NOTES - 1], sizeof notes->text[0], "%s: more keys are read but not used",
+                 st->path);
+        return;
+    }
+    char *out = notes->text[notes->n++];
+    size_t cap = sizeof notes->text[0];
+    int k = snprintf(out, cap, "%s:%zu: ", st->path, line);
+    if (k < 0 || (size_t)k >= cap) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(out + k, cap - (size_t)k, fmt, ap);
+    va_end(ap);
+}
 
 static const CorlKey *find_corl_key(const char *name) {
     for (size_t i = 0; i < N_CORL_KEYS; i++)
@@ -172,8 +198,10 @@ int corl_apply_pair(Config *cfg, const char *name, const Value *v, CorlFileState
     case CORL_ENV:
         if (v->shape != V_SCALAR || v->is_null) return config_bad_value(err, name, "a D4RL task name", v);
         state->env = v->text;
+        state->env_line = state->line;
         return 0;
     case CORL_IGNORED:
+        corl_note(state, state->line, "%s is read but not used: %s", name, c->why);
         return 0;
     case CORL_IGNORED_IF_UNSET: {
         double d;
@@ -187,4 +215,17 @@ int corl_apply_pair(Config *cfg, const char *name, const Value *v, CorlFileState
 
 void corl_finish(Config *cfg, const CorlFileState *state) {
     if (state->normalize_reward >= 0) cfg->reward_transform = corl_reward(state->normalize_reward, state->env);
+    if (!state->env) return;
+    /* CORL's env names a D4RL task; ours names an evaluation environment. Said once, so a user
+     * does not expect hopper to be evaluated. */
+    char used[160];
+    if (state->normalize_reward > 0)
+        snprintf(used, sizeof used, "it only picked the reward transform (%s, for normalize_reward)",
+                 config_find_key("reward_transform")->choices[cfg->reward_transform]);
+    else
+        snprintf(used, sizeof used, "it is not used (normalize_reward is not set)");
+    corl_note(state, state->env_line,
+              "env '%s' is CORL's D4RL task: %s; evaluation needs our env, a built-in environment "
+              "(--set env=pendulum|mountaincar|pointmaze), or run tools/gym_eval.py CHECKPOINT %s",
+              state->env, used, state->env);
 }

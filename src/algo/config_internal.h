@@ -75,6 +75,10 @@ void config_choices_text(const char *const *choices, const char *sep, const char
 typedef struct {
     int normalize_reward;  /* -1: the file does not say */
     const char *env;       /* the file's D4RL task name, or NULL */
+    size_t env_line;       /* its line */
+    const char *path;      /* the file, and the line of the key being applied, for notes */
+    size_t line;
+    ConfigNotes *notes;    /* where keys read but not used are noted (never NULL) */
 } CorlFileState;
 
 /* 1 when the key is one only CORL's files use: its presence makes a file a CORL file. */

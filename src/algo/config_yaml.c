@@ -105,7 +105,7 @@ static int apply_pair(Config *cfg, int corl, const char *name, const Value *v, C
 }
 
 /* Applies the document's mapping to cfg (a scratch copy: the caller commits on success). */
-static int apply_document(Config *cfg, const char *path, yaml_document_t *doc, Error *err) {
+static int apply_document(Config *cfg, const char *path, yaml_document_t *doc, ConfigNotes *notes, Error *err) {
     yaml_node_t *root = yaml_document_get_root_node(doc);
     if (!root) return 0; /* empty file or only comments: nothing to set */
     if (root->type != YAML_MAPPING_NODE)
@@ -144,11 +144,12 @@ static int apply_document(Config *cfg, const char *path, yaml_document_t *doc, E
     }
     if (corl) corl_implied(cfg);
 
-    CorlFileState corl_state = {.normalize_reward = -1, .env = NULL};
+    CorlFileState corl_state = {.normalize_reward = -1, .env = NULL, .path = path, .notes = notes};
     for (yaml_node_pair_t *p = pairs; p < end; p++) {
         yaml_node_t *key = yaml_document_get_node(doc, p->key);
         yaml_node_t *val = yaml_document_get_node(doc, p->value);
         const char *name = node_text(key);
+        corl_state.line = node_line(key);
         Value v;
         if (!val || value_from_node(doc, val, name, &v, err) ||
             apply_pair(cfg, corl, name, &v, &corl_state, err)) {
@@ -160,39 +161,47 @@ static int apply_document(Config *cfg, const char *path, yaml_document_t *doc, E
     return 0;
 }
 
-int config_load_file(Config *cfg, const char *path, Error *err) {
-    size_t len;
-    char *text = read_file(path, &len, err);
-    if (!text) return -1;
+int config_load_string(Config *cfg, const char *text, size_t len, const char *name, ConfigNotes *notes, Error *err) {
     yaml_parser_t parser;
-    if (!yaml_parser_initialize(&parser)) {
-        free(text);
-        return error_set(err, "%s: out of memory", path);
-    }
+    if (!yaml_parser_initialize(&parser)) return error_set(err, "%s: out of memory", name);
     yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
     yaml_document_t doc, extra;
     int rc;
     if (!yaml_parser_load(&parser, &doc)) {
-        rc = yaml_error(path, &parser, err);
+        rc = yaml_error(name, &parser, err);
     } else {
         /* A second document would be silently ignored otherwise. */
         if (!yaml_parser_load(&parser, &extra)) {
-            rc = yaml_error(path, &parser, err);
+            rc = yaml_error(name, &parser, err);
         } else {
             yaml_node_t *second = yaml_document_get_root_node(&extra);
             if (second) {
                 rc = error_set(err, "%s:%zu: more than one YAML document; a config is one mapping",
-                               path, node_line(second));
+                               name, node_line(second));
             } else {
-                Config scratch = *cfg; /* so that a failed load leaves cfg as it was */
-                rc = apply_document(&scratch, path, &doc, err);
-                if (rc == 0) *cfg = scratch;
+                Config scratch = *cfg; /* so that a failed load leaves cfg (and notes) as they were */
+                ConfigNotes found = {.n = 0};
+                rc = apply_document(&scratch, name, &doc, &found, err);
+                if (rc == 0) {
+                    *cfg = scratch;
+                    if (notes) *notes = found;
+                }
             }
             yaml_document_delete(&extra);
         }
         yaml_document_delete(&doc);
     }
     yaml_parser_delete(&parser);
+    return rc;
+}
+
+int config_load_file_notes(Config *cfg, const char *path, ConfigNotes *notes, Error *err) {
+    size_t len;
+    char *text = read_file(path, &len, err);
+    if (!text) return -1;
+    int rc = config_load_string(cfg, text, len, path, notes, err);
     free(text);
     return rc;
 }
+
+int config_load_file(Config *cfg, const char *path, Error *err) { return config_load_file_notes(cfg, path, NULL, err); }

@@ -4,7 +4,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "algo/config.h"
 #include "base/parse.h"
 #include "cli/commands.h"
 #include "checkpoint/checkpoint.h"  /* defines: checkpoint_layout_from_file, checkpoint_read */
@@ -15,14 +17,14 @@
 
 static void eval_usage(FILE *out) {
     fprintf(out,
-            "usage: cuiql eval --checkpoint CKPT --env NAME [--episodes N] [--seed S]\n"
+            "usage: cuiql eval --checkpoint CKPT [--env NAME] [--episodes N] [--seed S]\n"
             "\n"
             "Runs the checkpoint's policy (its deterministic mean action on the state normalised as in\n"
             "training) in a built-in environment and prints the mean return and the normalised score\n"
             "(0 = random behaviour, 100 = the scripted expert).\n"
             "\n"
             "  --checkpoint CKPT  checkpoint file written by `cuiql train`\n"
-            "  --env NAME         environment:");
+            "  --env NAME         environment (default: the `env` its run was trained with):");
     for (int i = 0; i < env_count(); i++) fprintf(out, "%s %s", i ? "," : "", env_at(i)->name);
     fprintf(out,
             "\n"
@@ -30,6 +32,34 @@ static void eval_usage(FILE *out) {
             "  --seed S           seed of the episodes' start states (default 0)\n"
             "\n"
             "For gymnasium / MuJoCo environments use tools/gym_eval.py.\n");
+}
+
+/* The environment the checkpoint's run was trained with: its `config` attribute (the run's
+ * resolved YAML), else the config.yaml beside it; an error naming both when neither says. */
+static int eval_recorded_env(const char *ckpt, const char *config_yaml, char *buf, size_t len, const char **from,
+                             Error *err) {
+    Config cfg;
+    config_defaults(&cfg);
+    if (config_yaml && config_load_string(&cfg, config_yaml, strlen(config_yaml), "its config attribute", NULL,
+                                          err) != 0)
+        return error_prefix(err, "%s", ckpt);
+    *from = "recorded in the checkpoint's config";
+    if (!config_yaml) {
+        char path[4096];
+        const char *slash = strrchr(ckpt, '/');
+        int dir_len = slash ? (int)(slash - ckpt) : 1;
+        snprintf(path, sizeof path, "%.*s/config.yaml", dir_len, slash ? ckpt : ".");
+        if (access(path, R_OK) == 0 && config_load_file(&cfg, path, err) != 0) return -1;
+        *from = "recorded in the run's config.yaml";
+    }
+    if (!cfg.env[0]) {
+        char names[128] = "";
+        for (int i = 0; i < env_count(); i++)
+            snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", i ? "|" : "", env_at(i)->name);
+        return error_set(err, "%s: its run recorded no env (its config's env is \"\"); give --env %s", ckpt, names);
+    }
+    snprintf(buf, len, "%s", cfg.env);
+    return 0;
 }
 
 int cmd_eval(int argc, char **argv) {
@@ -66,21 +96,32 @@ int cmd_eval(int argc, char **argv) {
             return 1;
         }
     }
-    if (!ckpt || !env_name) {
-        fprintf(stderr, "cuiql eval: %s is required (try 'cuiql eval --help')\n", !ckpt ? "--checkpoint" : "--env");
+    if (!ckpt) {
+        fprintf(stderr, "cuiql eval: --checkpoint is required (try 'cuiql eval --help')\n");
         return 1;
     }
 
     Error err;
-    const Env *env = env_find(env_name, &err);
-    if (!env) {
-        fprintf(stderr, "cuiql eval: %s\n", err.msg);
-        return 1;
-    }
     ModelLayout single;
     CheckpointMeta meta;
     if (checkpoint_layout_from_file(ckpt, &single, &meta, &err) != 0) {
         fprintf(stderr, "cuiql eval: %s\n", err.msg);
+        return 1;
+    }
+    char recorded[64];
+    const char *from = "--env";
+    if (!env_name) {
+        if (eval_recorded_env(ckpt, meta.config_yaml, recorded, sizeof recorded, &from, &err) != 0) {
+            fprintf(stderr, "cuiql eval: %s\n", err.msg);
+            checkpoint_meta_free(&meta);
+            return 1;
+        }
+        env_name = recorded;
+    }
+    const Env *env = env_find(env_name, &err);
+    if (!env) {
+        fprintf(stderr, "cuiql eval: %s%s\n", err.msg, env_name == recorded ? " (the env its run recorded)" : "");
+        checkpoint_meta_free(&meta);
         return 1;
     }
     float *params = malloc(sizeof(float) * single.n_params);
@@ -103,6 +144,7 @@ int cmd_eval(int argc, char **argv) {
         fprintf(stderr, "cuiql eval: %s\n", err.msg);
         return 1;
     }
+    printf("env: %s (%s)\n", env->name, from);
     printf("return: %.4f ± %.4f over %d episodes (mean length %.1f", res.mean_return, res.std_return, res.episodes,
            res.mean_length);
     if (res.has_success) printf(", success rate %.3f", res.success_rate);

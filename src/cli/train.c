@@ -135,7 +135,9 @@ int cmd_train(int argc, char **argv) {
         snprintf(resumed_config, sizeof resumed_config, "%s/config.yaml", optp->out_dir);
         config_path = resumed_config;
     }
-    if (config_path && config_load_file(&optp->cfg, config_path, &err)) goto fail;
+    ConfigNotes notes = {.n = 0};
+    if (config_path && config_load_file_notes(&optp->cfg, config_path, &notes, &err)) goto fail;
+    for (int i = 0; i < notes.n; i++) fprintf(stderr, "cuiql train: note: %s\n", notes.text[i]);
     if (dataset) {  /* a path, taken verbatim (not parsed as a YAML scalar) */
         if (strlen(dataset) >= sizeof optp->cfg.dataset) {
             error_set(&err, "--dataset: path too long");

@@ -22,9 +22,9 @@ void print_version(void) {
     int runtime = 0, driver = 0;
     cudaRuntimeGetVersion(&runtime);
     if (cudaDriverGetVersion(&driver) != cudaSuccess) driver = 0;
-    printf("CUDA runtime %d.%d, driver %s", runtime / 1000, (runtime % 1000) / 10, driver ? "" : "none");
-    if (driver) printf("%d.%d", driver / 1000, (driver % 1000) / 10);
-    printf("\n");
+    printf("CUDA runtime %d.%d, ", runtime / 1000, (runtime % 1000) / 10);
+    if (driver) printf("driver %d.%d\n", driver / 1000, (driver % 1000) / 10);
+    else printf("no NVIDIA driver (device auto trains on the CPU)\n");
 #endif
     char mpi[128], nccl[128] = "";
     comm_library(mpi, sizeof mpi);

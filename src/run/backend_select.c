@@ -1,31 +1,29 @@
 /* backend_select.c — picks the backend for `device: auto|cpu|cuda`. The only place that knows
- * whether the CUDA backend was compiled in. */
+ * whether the CUDA backend was compiled in. It prints nothing: why `auto` settled on the CPU
+ * goes back to the caller, which says it once, in the line that names the device (a machine
+ * that was never meant to have a GPU should not hear about drivers on every command). */
 #include "run/backend_select.h"
 
 #include <stdio.h>
 
-Backend *backend_select(DeviceKind device, const BackendOptions *opt, int verbose, Error *err) {
+Backend *backend_select(DeviceKind device, const BackendOptions *opt, char *auto_note, size_t note_len, Error *err) {
     char desc[256] = "";
+    if (auto_note && note_len) auto_note[0] = '\0';
 #ifdef CUIQL_HAVE_CUDA
     if (device == DEVICE_CUDA || device == DEVICE_AUTO) {
-        int usable = cuda_backend_probe(opt->device_index, desc, sizeof desc);
-        if (usable) {
-            Backend *b = cuda_backend_create(opt, err);
-            if (b && verbose) fprintf(stderr, "cuiql: device %s: %s\n", device == DEVICE_AUTO ? "auto chose cuda" : "cuda", desc);
-            return b;
-        }
+        if (cuda_backend_probe(opt->device_index, desc, sizeof desc)) return cuda_backend_create(opt, err);
         if (device == DEVICE_CUDA) {
             error_set(err, "--device cuda: %s", desc);
             return NULL;
         }
-        if (verbose) fprintf(stderr, "cuiql: device auto chose cpu (%s)\n", desc);
+        if (auto_note && note_len) snprintf(auto_note, note_len, "%s", desc);
     }
 #else
     if (device == DEVICE_CUDA) {
         error_set(err, "--device cuda: this build of cuiql has no CUDA backend (configure with -DCUIQL_CUDA=ON)");
         return NULL;
     }
-    if (device == DEVICE_AUTO && verbose) fprintf(stderr, "cuiql: device auto chose cpu (built without CUDA)\n");
+    if (device == DEVICE_AUTO && auto_note && note_len) snprintf(auto_note, note_len, "built without CUDA");
 #endif
     (void)desc;
     return cpu_backend_create(opt, err);

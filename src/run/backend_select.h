@@ -2,12 +2,14 @@
 #ifndef CUIQL_BACKEND_SELECT_H
 #define CUIQL_BACKEND_SELECT_H
 
+#include <stddef.h>
+
 #include "algo/config.h"
 #include "cuiql/backend.h"
 
-/* auto: the GPU when one is usable, else the CPU (saying which when verbose); cuda without a
- * usable GPU is an error that says why. */
-Backend *backend_select(DeviceKind device, const BackendOptions *opt, int verbose, Error *err);
+/* auto: the GPU when one is usable, else the CPU, with the reason in auto_note ("" otherwise;
+ * auto_note may be NULL); cuda without a usable GPU is an error that says why. */
+Backend *backend_select(DeviceKind device, const BackendOptions *opt, char *auto_note, size_t note_len, Error *err);
 
 /* What `device` resolves to here, without creating the backend: "cpu" or "cuda". */
 const char *backend_resolve(DeviceKind device, int device_index);

@@ -23,8 +23,11 @@ void run_print_start(const Run *run, int64_t start) {
     if (run->opt->quiet) return;
     char desc[256];
     run->backend->ops->describe(run->backend, desc, sizeof desc);
-    printf("cuiql: %lld transitions, state %d, action %d; %d member%s on %s; steps %lld..%lld\n",
-           (long long)run->data.n, run->data.obs_dim, run->data.act_dim, run->P, run->P > 1 ? "s" : "", desc,
+    /* Why auto settled on the CPU belongs to the line naming the device, and only there. */
+    char why[300] = "";
+    if (run->device_note[0]) snprintf(why, sizeof why, " (device auto: %s)", run->device_note);
+    printf("cuiql: %lld transitions, state %d, action %d; %d member%s on %s%s; steps %lld..%lld\n",
+           (long long)run->data.n, run->data.obs_dim, run->data.act_dim, run->P, run->P > 1 ? "s" : "", desc, why,
            (long long)start, (long long)run->cfg->steps);
     const Comm *c = run->opt->comm;
     if (c)
@@ -57,7 +60,9 @@ void run_print_done(const Run *run, int64_t steps, double seconds, const double 
     printf("done: %lld steps in %s; checkpoint: %s/checkpoint.h5%s\n", (long long)steps, dur,
            run->P > 1 ? run->opt->out_dir : run->members[0].dir, run->P > 1 ? "/<member>" : "");
     if (!returns) return;
+    /* Says over how many episodes, so it is not taken for `cuiql eval`'s larger count. */
     for (int p = 0; p < run->P; p++)
-        printf("eval %s%s%s: return %.2f, normalized score %.1f\n", run->cfg->env, run->P > 1 ? " " : "",
-               run->P > 1 ? run->members[p].name : "", returns[p], scores[p]);
+        printf("last evaluation in %s%s%s (%d episodes): mean return %.2f, normalized score %.1f\n", run->cfg->env,
+               run->P > 1 ? ", " : "", run->P > 1 ? run->members[p].name : "", run->cfg->eval_episodes, returns[p],
+               scores[p]);
 }

@@ -25,6 +25,7 @@ typedef struct {
     const Config *cfg;
     Dataset data;
     Backend *backend;
+    char device_note[256];          /* why device auto chose the CPU, or "" (backend_select) */
     IqlState *iql;
     int P;
     Member *members;

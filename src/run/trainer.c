@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "run/backend_select.h"
+#include "run/data_checks.h"
 #include "run/data_parallel.h"
 #include "run/run_state.h"
 
@@ -141,12 +142,18 @@ static void run_cleanup(Run *run) {
     free(run->scalars);
 }
 
-/* The dataset, preprocessed as the config says. */
-static int load_data(Run *run, Error *err) {
-    const Config *c = run->cfg;
+static void print_note(void *ctx, const char *text) {
+    (void)ctx;
+    fprintf(stderr, "cuiql: note: %s\n", text);
+}
+
+/* The dataset, checked against the config (which may settle max_action: run/data_checks.h) and
+ * preprocessed as the config says. */
+static int load_data(Run *run, Config *c, Error *err) {
     DataPrep prep = {.normalize_states = c->normalize_states, .reward_transform = c->reward_transform,
                      .reward_scale = c->reward_scale, .reward_shift = c->reward_shift};
-    return dataset_load(c->dataset, &run->data, err) || dataset_preprocess(&run->data, &prep, err) ? -1 : 0;
+    return dataset_load(c->dataset, &run->data, err) || run_check_actions(&run->data, c, print_note, NULL, err) ||
+           dataset_preprocess(&run->data, &prep, err) ? -1 : 0;
 }
 
 /* The host buffers that checkpoints, resume and evaluation go through. */
@@ -174,7 +181,7 @@ static int create_population(Run *run, Error *err) {
     BackendOptions bopt = {.threads = opt->threads, .device_index = dp_device_index(run), .precision = c->precision,
                            .use_graphs = opt->use_graphs, .gemm_epilogues = opt->gemm_epilogues,
                            .parallel_nets = opt->parallel_nets, .comm = opt->comm};
-    if (!(run->backend = backend_select(c->device, &bopt, !opt->quiet, err))) return -1;
+    if (!(run->backend = backend_select(c->device, &bopt, run->device_note, sizeof run->device_note, err))) return -1;
     MemberSpec *specs = malloc(sizeof *specs * run->P);
     if (!specs) return error_set(err, "out of host memory");
     for (int p = 0; p < run->P; p++) specs[p] = run->members[p].spec;
@@ -191,14 +198,13 @@ static int create_population(Run *run, Error *err) {
 
 /* Everything a rank does on its own before the ranks compare notes: the config, the data, the
  * members. */
-static int setup_local(Run *run, Error *err) {
+static int setup_local(Run *run, Config *c, Error *err) {
     const TrainOptions *opt = run->opt;
-    const Config *c = run->cfg;
     if (config_validate(c, err)) return -1;
     if (!c->dataset[0]) return error_set(err, "no dataset: give --dataset FILE or set 'dataset' in the config");
     if (opt->resume && opt->init_from[0]) return error_set(err, "--resume and --init-from exclude each other");
     if (opt->comm && iql_parallel_check_batch(c->batch_size, opt->comm->size, err)) return -1;
-    if (load_data(run, err) || (c->env[0] && run_check_eval_env(run, err)) || run_make_members(run, err) ||
+    if (load_data(run, c, err) || (c->env[0] && run_check_eval_env(run, err)) || run_make_members(run, err) ||
         model_layout_init(&run->single, 1, run->data.obs_dim, run->data.act_dim, c->hidden, c->n_hidden, err))
         return -1;
     if (!(run->scalars = calloc((size_t)run->P * LOG_TRAIN_SCALAR_COUNT, sizeof(double))))
@@ -227,9 +233,10 @@ static int starting_state(Run *run, int64_t *start, Error *err) {
 }
 
 int train_run(const TrainOptions *opt, int *interrupted, Error *err) {
-    Run run = {.opt = opt, .cfg = &opt->cfg};
+    Config cfg = opt->cfg;  /* the data may settle max_action (load_data) */
+    Run run = {.opt = opt, .cfg = &cfg};
     *interrupted = 0;
-    int rc = setup_local(&run, err);
+    int rc = setup_local(&run, &cfg, err);
     if (opt->comm) {
         rc = dp_check_setup(&run, rc, err);
         run.agreed = rc != 0;  /* from here on a failure is a rank's own unless marked agreed */

@@ -239,6 +239,50 @@ static void test_corl_shipped(void) {
     CHECK(!strcmp(c.dataset, def.dataset), "dataset untouched");
 }
 
+/* Keys a CORL file sets that cuiql reads but does not use each get one note naming the file and
+ * line, the key, and what to use instead; CORL's env says it only picked the reward transform. */
+static void test_corl_notes(void) {
+    Config c;
+    Error err;
+    char path[4200];
+    ConfigNotes notes = {.n = -1};
+    config_defaults(&c);
+    load_path(path, sizeof path, "corl-iql-hopper-medium-v2.yaml");
+    CHECK(config_load_file_notes(&c, path, &notes, &err) == 0, "%s", err.msg);
+    const char *expect[] = {"buffer_size", "checkpoints_path", "device", "group", "name", "project", "env 'hopper-medium-v2'"};
+    int n_expect = (int)(sizeof expect / sizeof expect[0]);
+    CHECK(notes.n == n_expect, "one note per key read but not used: %d notes, expected %d", notes.n, n_expect);
+    for (int i = 0; i < n_expect; i++) {
+        int found = 0;
+        for (int j = 0; j < notes.n && j < CONFIG_MAX_NOTES; j++)
+            if (strstr(notes.text[j], expect[i]) && strstr(notes.text[j], path)) found++;
+        CHECK(found == 1, "one note names '%s' (with the file): found %d", expect[i], found);
+    }
+    for (int j = 0; j < notes.n && j < CONFIG_MAX_NOTES; j++) {
+        CHECK(strchr(notes.text[j], '\n') == NULL, "a note is one line: %s", notes.text[j]);
+        if (strstr(notes.text[j], "env 'hopper"))
+            CHECK(strstr(notes.text[j], "iql-locomotion") && strstr(notes.text[j], "--set env=") &&
+                      strstr(notes.text[j], ":24:"),
+                  "env note says what it chose, what to set, and its line: %s", notes.text[j]);
+        if (strstr(notes.text[j], "device is read"))
+            CHECK(strstr(notes.text[j], "--device") != NULL, "device note says what to use: %s", notes.text[j]);
+    }
+
+    /* Our own file has nothing to note; a failed load leaves the notes as they were. */
+    load_path(path, sizeof path, "seed.yaml");
+    notes.n = 0;
+    CHECK(config_load_file_notes(&c, path, &notes, &err) == 0 && notes.n == 0, "seed.yaml: %d notes", notes.n);
+    write_file("t.yaml", "iql_tau: 0.7\nproject: x\ntau: abc\n");
+    notes.n = 5;
+    CHECK(config_load_file_notes(&c, "t.yaml", &notes, &err) != 0 && notes.n == 5,
+          "failed CORL load: %d notes (expected untouched 5)", notes.n);
+    /* Unset env with normalize_reward off: env is read and not used at all. */
+    write_file("t.yaml", "iql_tau: 0.7\nenv: walker2d-medium-v2\n");
+    CHECK(config_load_file_notes(&c, "t.yaml", &notes, &err) == 0 && notes.n == 1 &&
+              strstr(notes.text[0], "not used"),
+          "env without normalize_reward: %d notes: %s", notes.n, notes.n ? notes.text[0] : "");
+}
+
 /* ---- CORL mapping ------------------------------------------------------------------------------ */
 
 static void load_text(Config *c, const char *text, int expect_ok, const char *label) {
@@ -701,6 +745,7 @@ int main(int argc, char **argv) {
     check_paper("paper-locomotion.yaml", 0.7, 3.0, REWARD_IQL_LOCOMOTION);
     check_paper("paper-antmaze.yaml", 0.9, 10.0, REWARD_ANTMAZE);
     test_corl_shipped();
+    test_corl_notes();
     test_corl_mapping();
     test_file_errors();
     test_set();

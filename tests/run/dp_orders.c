@@ -82,7 +82,7 @@ typedef struct {
 static int train_once(const Config *cfg, DeviceKind device, const Dataset *d, const ModelLayout *single, int rotate,
                       int reverse, int permuted, State *out, Error *err) {
     BackendOptions bopt = {.threads = 1, .precision = cfg->precision, .use_graphs = 1};
-    Backend *b = backend_select(device, &bopt, 0, err);
+    Backend *b = backend_select(device, &bopt, NULL, 0, err);
     if (!b) return -1;
     base_ops = b->ops;
     permuted_ops = *base_ops;
