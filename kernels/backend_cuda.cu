@@ -11,6 +11,7 @@
  * the definitions below keep it. */
 extern "C" Backend *cuda_backend_create(const BackendOptions *opt, Error *err);
 extern "C" int cuda_backend_probe(int device_index, char *desc, size_t len);
+extern "C" int cuda_backend_device_count(void);
 
 /* ---- errors --------------------------------------------------------------------------------- */
 
@@ -100,6 +101,15 @@ int cuda_backend_probe(int device_index, char *desc, size_t len) {
     snprintf(desc, len, "%s (sm_%d%d, %.1f GiB, driver %s)", prop.name, prop.major, prop.minor,
              (double)prop.totalGlobalMem / (double)(1ull << 30), dv);
     return 1;
+}
+
+int cuda_backend_device_count(void) {
+    int count = 0;
+    if (cudaGetDeviceCount(&count) != cudaSuccess) {
+        cudaGetLastError();  /* no driver or no device: nothing to pick from */
+        return 0;
+    }
+    return count;
 }
 
 /* ---- lifetime ------------------------------------------------------------------------------- */

@@ -216,6 +216,8 @@ Backend *cpu_backend_create(const BackendOptions *opt, Error *err);
 Backend *cuda_backend_create(const BackendOptions *opt, Error *err);
 /* 1 if a usable CUDA device is present (description in desc), 0 if not (reason in desc). */
 int cuda_backend_probe(int device_index, char *desc, size_t len);
+/* The CUDA devices visible to this process (CUDA_VISIBLE_DEVICES applied); 0 when none. */
+int cuda_backend_device_count(void);
 
 #ifdef __cplusplus
 }

@@ -38,3 +38,11 @@ int backend_cuda_compiled(void) {
     return 0;
 #endif
 }
+
+int backend_cuda_device_count(void) {
+#ifdef CUIQL_HAVE_CUDA
+    return cuda_backend_device_count();
+#else
+    return 0;
+#endif
+}

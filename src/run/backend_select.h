@@ -12,4 +12,7 @@ Backend *backend_select(DeviceKind device, const BackendOptions *opt, int verbos
 /* 1 when this build contains the CUDA backend. */
 int backend_cuda_compiled(void);
 
+/* CUDA devices this process sees (after CUDA_VISIBLE_DEVICES); 0 without any, or without CUDA. */
+int backend_cuda_device_count(void);
+
 #endif
