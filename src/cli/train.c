@@ -10,6 +10,7 @@
 #include "cli/commands.h"
 #include "algo/config.h"
 #include "run/sweep.h"
+#include "run/sweep_memory.h"
 #include "run/trainer.h"
 
 static void train_usage(FILE *out) {
@@ -17,7 +18,8 @@ static void train_usage(FILE *out) {
             "usage: cuiql train [--config FILE] [--dataset FILE] [--out DIR] [--set KEY=VALUE]...\n"
             "                   [--steps N] [--device auto|cpu|cuda] [--resume] [--init-from CKPT]\n"
             "                   [--sweep KEY=V1,V2,...]... [--threads N] [--no-graphs] [--gemm-epilogues]\n"
-            "                   [--parallel-nets] [--quiet]\n"
+            "                   [--parallel-nets] [--shard I/N] [--memory-budget SIZE] [--progress-every S]\n"
+            "                   [--quiet]\n"
             "\n"
             "Trains IQL on an offline dataset (D4RL or Minari HDF5). Settings come from the seed's\n"
             "defaults, then --config, then --dataset/--set/--steps/--device in order.\n"
@@ -32,7 +34,13 @@ static void train_usage(FILE *out) {
             "                     is used when no --config is given)\n"
             "  --init-from CKPT   start from CKPT's network weights, at step 0 with fresh optimisers\n"
             "  --sweep K=V1,V2    train the cross product of values of tau, beta, seed as one population;\n"
-            "                     each member gets DIR/tau{t}-beta{b}-seed{s}/\n"
+            "                     each member gets DIR/tau{t}-beta{b}-seed{s}/; results in DIR/sweep.csv\n"
+            "                     (cuiql sweep-report DIR ranks them)\n"
+            "  --shard I/N        train only the sweep's members m with m mod N = I (default: from a Slurm\n"
+            "                     array task or an mpirun/srun rank; --shard 0/1: the whole sweep)\n"
+            "  --memory-budget S  memory the population may use (512M, 8G; default: what the device has\n"
+            "                     free); more members than fit train in consecutive groups\n"
+            "  --progress-every S a progress line at least every S seconds (default 30; 0: only at logs)\n"
             "  --threads N        CPU backend: BLAS threads (default: all cores)\n"
             "  --no-graphs        CUDA backend: launch kernels one by one instead of replaying a graph\n"
             "  --gemm-epilogues   CUDA backend: fuse each layer's bias and ReLU into its GEMM (cuBLASLt);\n"
@@ -52,6 +60,16 @@ static const char *option_value(int argc, char **argv, int *i) {
     return argv[++*i];
 }
 
+/* --shard, --memory-budget, --progress-every */
+static int parse_sweep_option(TrainOptions *opt, const char *name, const char *v, Error *err) {
+    if (!strcmp(name, "--shard")) return sweep_shard_parse(v, &opt->shard, err);
+    if (!strcmp(name, "--memory-budget"))
+        return sweep_parse_bytes(v, &opt->memory_budget, err) ? error_prefix(err, "--memory-budget") : 0;
+    if (parse_double(v, &opt->progress_every) || opt->progress_every < 0)
+        return error_set(err, "--progress-every: expected seconds >= 0, got '%s'", v);
+    return 0;
+}
+
 int cmd_train(int argc, char **argv) {
     TrainOptions *optp = calloc(1, sizeof *optp);  /* large (paths and sweep values): heap, not stack */
     Error err = {{0}};
@@ -63,6 +81,7 @@ int cmd_train(int argc, char **argv) {
         goto done;
     }
     optp->use_graphs = 1;
+    optp->progress_every = 30;
 
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = NULL;
@@ -81,7 +100,8 @@ int cmd_train(int argc, char **argv) {
         else if (!strcmp(a, "--parallel-nets")) optp->parallel_nets = 1;
         else if (!strcmp(a, "--config") || !strcmp(a, "--dataset") || !strcmp(a, "--out") || !strcmp(a, "--set") ||
                  !strcmp(a, "--steps") || !strcmp(a, "--device") || !strcmp(a, "--init-from") ||
-                 !strcmp(a, "--sweep") || !strcmp(a, "--threads")) {
+                 !strcmp(a, "--sweep") || !strcmp(a, "--threads") || !strcmp(a, "--shard") ||
+                 !strcmp(a, "--memory-budget") || !strcmp(a, "--progress-every")) {
             if (!(v = option_value(argc, argv, &i))) goto done;
             if (!strcmp(a, "--config")) config_path = v;
             else if (!strcmp(a, "--dataset")) dataset = v;
@@ -91,7 +111,9 @@ int cmd_train(int argc, char **argv) {
             else if (!strcmp(a, "--device")) device = v;
             else if (!strcmp(a, "--init-from")) snprintf(optp->init_from, sizeof optp->init_from, "%s", v);
             else if (!strcmp(a, "--sweep")) sweeps[n_sweeps++] = (char *)v;
-            else {
+            else if (!strcmp(a, "--shard") || !strcmp(a, "--memory-budget") || !strcmp(a, "--progress-every")) {
+                if (parse_sweep_option(optp, a, v, &err)) goto fail;
+            } else {
                 uint64_t t;
                 if (parse_uint64(v, &t) || t > 1024) {
                     fprintf(stderr, "cuiql train: --threads: expected 0..1024, got '%s'\n", v);

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/files.h"
 #include "run/backend_select.h"
 #include "run/run_state.h"
 
@@ -63,7 +64,7 @@ static int train_loop(Run *run, int64_t start, int *interrupted, Error *err) {
     if (!returns) return error_set(err, "out of host memory");
     double *scores = returns + run->P;
     int rc = 0;
-    double t0 = now_seconds(), t_last = t0;
+    double t0 = now_seconds(), t_last = t0, t_printed = t0;
     int64_t step_last = start;
 
     for (int64_t step = start; step < total && rc == 0;) {
@@ -77,41 +78,52 @@ static int train_loop(Run *run, int64_t start, int *interrupted, Error *err) {
             *interrupted = 1;
             rc = run->backend->ops->status(run->backend, err);
             if (!rc) rc = run_save_checkpoints(run, step, 0, err);
-            if (!rc) rc = error_set(err, "interrupted by %s at step %lld; checkpoint written to %s/checkpoint.h5",
-                                    stop_signal == SIGINT ? "SIGINT" : "SIGTERM", (long long)step,
-                                    run->members[0].dir);
+            char where[TRAIN_PATH_MAX + 128];
+            run_checkpoint_where(run, where, sizeof where);
+            if (!rc) rc = error_set(err, "interrupted by %s at step %lld; checkpoint written to %s",
+                                    stop_signal == SIGINT ? "SIGINT" : "SIGTERM", (long long)step, where);
             break;
         }
-        if (!log_now && !eval_now && !ckpt_now && !final) continue;
+        if (!log_now && !eval_now && !ckpt_now && !final) {
+            double t = now_seconds();
+            run_print_heartbeat(run, step, t, &t_printed, (double)(step - step_last) / (t - t_last));
+            continue;
+        }
 
-        double steps_per_s = NAN;
+        /* the rate shown on an evaluation-only step (no synchronisation: on CUDA, the rate steps
+         * were issued at); a logged step measures it after reading the scalars, which waits */
+        double steps_per_s = (double)(step - step_last) / (now_seconds() - t_last);
         if (log_now) {
             if ((rc = iql_read_scalars(run->iql, run->scalars, err))) {
                 error_prefix(err, "step %lld (checkpoints written before are intact)", (long long)step);
                 break;
             }
-            double t = now_seconds();
-            steps_per_s = (double)(step - step_last) / (t - t_last);
+            steps_per_s = (double)(step - step_last) / (now_seconds() - t_last);
+            run->have_scalars = 1;
             if ((rc = check_finite(run, step, err))) break;
         }
         if (eval_now && (rc = run_evaluate(run, returns, scores, err))) break;
         if ((rc = log_row(run, step, log_now, steps_per_s, eval_now ? returns : NULL, scores, err))) break;
-        if (log_now) run_print_progress(run, step, steps_per_s, eval_now ? returns : NULL);
+        if ((eval_now || final) && (rc = run_record_results(run, step, eval_now ? returns : NULL, scores, err))) break;
+        if (log_now || eval_now) {
+            run_print_progress(run, step, steps_per_s, eval_now ? returns : NULL);
+            t_printed = now_seconds();
+        }
         if (ckpt_now || final) rc = run_save_checkpoints(run, step, ckpt_now, err);
         t_last = now_seconds();  /* logging, evaluation and checkpoints stay out of steps/s */
         step_last = step;
     }
-    if (rc == 0) run_print_done(run, total - start, now_seconds() - t0, has_env ? returns : NULL, scores);
-    else if (!run->opt->quiet && isatty(fileno(stdout))) printf("\n");
+    if (rc && !run->opt->quiet && isatty(fileno(stdout))) printf("\n");
     free(returns);
     return rc;
 }
 
 static void run_cleanup(Run *run) {
     Error ignored;
-    for (int p = 0; p < run->P && run->members; p++)
-        if (run->members[p].log) metrics_close(run->members[p].log, &ignored);
-    free(run->members);
+    for (int p = 0; p < run->n_all && run->all; p++)
+        if (run->all[p].log) metrics_close(run->all[p].log, &ignored);
+    free(run->all);
+    sweep_table_free(&run->results);
     iql_destroy(run->iql);
     if (run->backend) run->backend->ops->destroy(run->backend);
     dataset_free(&run->data);
@@ -152,14 +164,22 @@ static int alloc_host_buffers(Run *run, Error *err) {
     return 0;
 }
 
-/* The backend and the population on it. */
-static int create_population(Run *run, Error *err) {
+/* The backend: for a sweep's shard, the GPU its launch or shard index picks (sweep_shard.h). */
+static int create_backend(Run *run, Error *err) {
     const TrainOptions *opt = run->opt;
     const Config *c = run->cfg;
-    BackendOptions bopt = {.threads = opt->threads, .device_index = 0, .precision = c->precision,
+    int device = 0;
+    if (opt->sweep.n_axes && run->shard.count > 1 && c->device != DEVICE_CPU)
+        device = sweep_shard_device(&run->launch, &run->shard, backend_cuda_device_count());
+    BackendOptions bopt = {.threads = opt->threads, .device_index = device, .precision = c->precision,
                            .use_graphs = opt->use_graphs, .gemm_epilogues = opt->gemm_epilogues,
                            .parallel_nets = opt->parallel_nets};
-    if (!(run->backend = backend_select(c->device, &bopt, !opt->quiet, err))) return -1;
+    return (run->backend = backend_select(c->device, &bopt, !opt->quiet, err)) ? 0 : -1;
+}
+
+/* The population of the group training now (run->members[0..P)) on the backend. */
+static int create_population(Run *run, Error *err) {
+    const Config *c = run->cfg;
     MemberSpec *specs = malloc(sizeof *specs * run->P);
     if (!specs) return error_set(err, "out of host memory");
     for (int p = 0; p < run->P; p++) specs[p] = run->members[p].spec;
@@ -174,6 +194,58 @@ static int create_population(Run *run, Error *err) {
     return run->iql ? 0 : -1;
 }
 
+/* Whether any of the group's members has a checkpoint to resume from. */
+static int group_has_checkpoints(const Run *run) {
+    for (int p = 0; p < run->P; p++) {
+        char path[TRAIN_PATH_MAX + 32];
+        snprintf(path, sizeof path, "%s/checkpoint.h5", run->members[p].dir);
+        if (file_exists(path)) return 1;
+    }
+    return 0;
+}
+
+/* Trains group g of the members (all of them when there is one group) from its checkpoints or
+ * step 0 to the last step. *trained is 0 when the group was already at the last step. */
+static int train_group(Run *run, int g, int *interrupted, int *trained, Error *err) {
+    const TrainOptions *opt = run->opt;
+    const Config *c = run->cfg;
+    run->group = g;
+    run->members = run->all + (size_t)g * run->group_size;
+    run->P = run->n_all - g * run->group_size < run->group_size ? run->n_all - g * run->group_size : run->group_size;
+    run->have_scalars = 0;
+    *trained = 0;
+    /* A sweep's group that never reached its first checkpoint (a later group, a shard that did
+     * not start) starts at step 0 on resume; a single run needs its checkpoint. */
+    int resume = opt->resume && (opt->sweep.n_axes == 0 || group_has_checkpoints(run));
+    int64_t start = 0;
+    int rc = -1;
+    if (create_population(run, err) || (!run->params && alloc_host_buffers(run, err))) goto done;
+    if (resume && run_resume(run, &start, err)) goto done;
+    if (opt->init_from[0] && run_init_from(run, opt->init_from, err)) goto done;
+    if (start >= c->steps) {
+        if (opt->sweep.n_axes == 0)
+            error_set(err, "--resume: the run is already at step %lld of %lld (raise --steps to continue)",
+                      (long long)start, (long long)c->steps);
+        else rc = 0;  /* this group is done: the next one */
+        goto done;
+    }
+    /* DIR's own files are written when training starts, not by a resume with nothing to do */
+    if (!run->outputs_open && (run_open_outputs(run, err) || run_open_results(run, err))) goto done;
+    if (!run->outputs_open) run_print_start(run, start);
+    run->outputs_open = 1;
+    run_cut_results(run, start);
+    if (run_open_members(run, start, err)) goto done;
+    run_print_group(run, start);
+    *trained = 1;
+    rc = train_loop(run, start, interrupted, err);
+done:;
+    Error close_err;
+    if (run_close_members(run, &close_err) && rc == 0) rc = error_set(err, "%s", close_err.msg);
+    iql_destroy(run->iql);
+    run->iql = NULL;
+    return rc;
+}
+
 int train_run(const TrainOptions *opt, int *interrupted, Error *err) {
     Run run = {.opt = opt, .cfg = &opt->cfg};
     *interrupted = 0;
@@ -182,25 +254,23 @@ int train_run(const TrainOptions *opt, int *interrupted, Error *err) {
     if (config_validate(c, err)) return -1;
     if (!c->dataset[0]) return error_set(err, "no dataset: give --dataset FILE or set 'dataset' in the config");
     if (opt->resume && opt->init_from[0]) return error_set(err, "--resume and --init-from exclude each other");
+    if (run_resolve_shard(&run, err)) return -1;
 
     if (load_data(&run, err) || (c->env[0] && run_check_eval_env(&run, err)) || run_make_members(&run, err) ||
         model_layout_init(&run.single, 1, run.data.obs_dim, run.data.act_dim, c->hidden, c->n_hidden, err))
         goto done;
-    if (!(run.scalars = calloc((size_t)run.P * LOG_TRAIN_SCALAR_COUNT, sizeof(double)))) {
+    if (run.n_all == 0) {
+        if (!opt->quiet)
+            printf("cuiql: shard %d/%d of a %d-member sweep has no members: nothing to train\n", run.shard.index,
+                   run.shard.count, run.sweep_members);
+        rc = 0;
+        goto done;
+    }
+    if (!(run.scalars = calloc((size_t)run.n_all * LOG_TRAIN_SCALAR_COUNT, sizeof(double)))) {
         error_set(err, "out of host memory");
         goto done;
     }
-    if (create_population(&run, err) || alloc_host_buffers(&run, err)) goto done;
-
-    int64_t start = 0;
-    if (opt->resume && run_resume(&run, &start, err)) goto done;
-    if (opt->init_from[0] && run_init_from(&run, opt->init_from, err)) goto done;
-    if (start >= c->steps) {
-        error_set(err, "--resume: the run is already at step %lld of %lld (raise --steps to continue)",
-                  (long long)start, (long long)c->steps);
-        goto done;
-    }
-    if (run_open_outputs(&run, start, err)) goto done;
+    if (create_backend(&run, err) || run_plan_groups(&run, err)) goto done;
 
     struct sigaction sa = {.sa_handler = on_stop_signal};
     sigemptyset(&sa.sa_mask);
@@ -208,8 +278,20 @@ int train_run(const TrainOptions *opt, int *interrupted, Error *err) {
     stop_signal = 0;
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
-    run_print_start(&run, start);
-    rc = train_loop(&run, start, interrupted, err);
+    double t0 = now_seconds();
+    int trained_any = 0;
+    rc = 0;
+    for (int g = 0; g < run.n_groups && rc == 0; g++) {
+        int trained = 0;
+        rc = train_group(&run, g, interrupted, &trained, err);
+        trained_any |= trained;
+    }
+    /* A sweep (or its shard) resumed when done: nothing to do is no failure, so an array
+     * resubmitted to finish its failed tasks passes on the finished ones. */
+    if (rc == 0 && !trained_any)
+        printf("cuiql: all %d members%s are already at step %lld (raise --steps to continue)\n", run.n_all,
+               run.shard.count > 1 ? " of this shard" : "", (long long)c->steps);
+    else if (rc == 0) run_print_done(&run, now_seconds() - t0);
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
 

@@ -15,6 +15,7 @@
 #include "algo/config.h"
 #include "cuiql/error.h"
 #include "run/sweep.h"
+#include "run/sweep_shard.h"
 
 #define TRAIN_PATH_MAX 4096
 
@@ -29,6 +30,9 @@ typedef struct {
     int gemm_epilogues;              /* CUDA: bias + ReLU fused into the GEMMs (default 0) */
     int parallel_nets;               /* CUDA: the networks on streams of their own (default 0) */
     int quiet;                       /* no progress lines */
+    SweepShard shard;                /* --shard I/N; count 0 when not given (then from the launcher) */
+    size_t memory_budget;            /* --memory-budget: bytes a population may use; 0 = the backend's free memory */
+    double progress_every;           /* seconds without a line before a step/rate line (0: only logged steps) */
 } TrainOptions;
 
 /* Runs training. Returns 0 when done; on failure or interruption the message says what and

@@ -1,0 +1,220 @@
+/* sweep_run.c — what a training run does for a sweep beyond training its members: which shard
+ * of the sweep this process trains, in how many groups its memory allows, the sweep's
+ * top-level files, and the results table (run/sweep_results.h) written at every evaluation. */
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/files.h"
+#include "run/run_state.h"
+
+int run_resolve_shard(Run *run, Error *err) {
+    const TrainOptions *opt = run->opt;
+    run->shard = (SweepShard){.index = 0, .count = 1, .source = "whole sweep"};
+    run->launch = (Launch){.rank = 0, .size = 1, .array_count = 1};
+    if (opt->sweep.n_axes == 0) {
+        /* a single run ignores launchers here: data-parallel training reads them for itself */
+        if (opt->shard.count > 1)
+            return error_set(err, "--shard %d/%d: only a sweep (--sweep) is sharded", opt->shard.index, opt->shard.count);
+        return 0;
+    }
+    if (launcher_from_environment(&run->launch, err)) return error_prefix(err, "sharding the sweep");
+    if (opt->shard.count > 0) run->shard = opt->shard;
+    else sweep_shard_from_launch(&run->launch, &run->shard);
+    return 0;
+}
+
+/* ---- memory ---------------------------------------------------------------------------------- */
+
+int run_plan_groups(Run *run, Error *err) {
+    const Config *c = run->cfg;
+    const Dataset *d = &run->data;
+    int cuda = !strcmp(run->backend->ops->name, "cuda");
+    size_t per = sweep_member_bytes(&run->single, c->batch_size, c->target_update_rate < 1.0);
+    /* On the CPU the run's host copies of the population (checkpoints, evaluation) share the
+     * memory with the backend's buffers: params, both moments and the targets once more. */
+    if (!cuda) per += sizeof(float) * (3 * run->single.n_params + model_target_size(&run->single));
+    size_t fixed = sweep_population_bytes(d->obs_dim, d->act_dim, c->batch_size);
+    size_t replay = cuda && c->replay != REPLAY_HOST ? sweep_replay_bytes(d->n, d->n_states, d->obs_dim, d->act_dim) : 0;
+    size_t available;
+    if (run->opt->memory_budget) {
+        available = run->opt->memory_budget;
+    } else {
+        size_t free_bytes = 0, total = 0;
+        if (run->backend->ops->memory_info(run->backend, &free_bytes, &total, err))
+            return error_prefix(err, "planning the population's memory");
+        /* What the backend allocates beyond the estimate (CUDA: cuBLAS workspaces, graphs, the
+         * evaluation; the replay keeps the same margin, kernels/replay.cu) stays out of the plan. */
+        size_t margin = total / 20;
+        if (cuda && margin < ((size_t)1 << 30)) margin = (size_t)1 << 30;
+        available = free_bytes > margin ? free_bytes - margin : 0;
+    }
+    available = available > replay ? available - replay : 0;
+    if (sweep_plan_memory(run->n_all, per, fixed, available, &run->plan, err)) {
+        if (replay) {
+            char r[32];
+            sweep_format_bytes(r, sizeof r, (double)replay);
+            error_prefix(err, "the dataset takes %s of device memory (--set replay=host keeps it on the host)", r);
+        }
+        return error_prefix(err, "memory");
+    }
+    run->n_groups = run->plan.n_groups;
+    run->group_size = run->plan.group_size;
+    return 0;
+}
+
+/* ---- the top-level files --------------------------------------------------------------------- */
+
+/* Writes path atomically under a name of this process's own first, so shards that start
+ * together and write the same file (with the same content) never share a temporary file. */
+static int write_shared(const char *path, StreamWriteFn write, void *ctx, Error *err) {
+    char host[64] = "host", unique[TRAIN_PATH_MAX + 160];
+    gethostname(host, sizeof host - 1);
+    host[sizeof host - 1] = '\0';
+    if ((size_t)snprintf(unique, sizeof unique, "%s.%s-%ld", path, host, (long)getpid()) >= sizeof unique)
+        return error_set(err, "%s: path too long", path);
+    if (file_write_atomic_stream(unique, write, ctx, err)) return -1;
+    if (rename(unique, path)) {
+        int e = errno;
+        unlink(unique);
+        return error_set(err, "%s: cannot rename %s over it: %s", path, unique, strerror(e));
+    }
+    char *dir = file_dir_of(path);
+    if (!dir) return error_set(err, "%s: out of memory", path);
+    int fd = open(dir, O_RDONLY | O_DIRECTORY);
+    if (fd >= 0) {
+        fsync(fd);  /* the rename's durability; the content was synced by the atomic write */
+        close(fd);
+    }
+    free(dir);
+    return 0;
+}
+
+static int join_path(char *buf, size_t len, const char *dir, const char *name, Error *err) {
+    if ((size_t)snprintf(buf, len, "%s/%s", dir, name) >= len) return error_set(err, "%s: path too long", dir);
+    return 0;
+}
+
+static const SweepAxis *swept(const Sweep *sweep, const char *key) {
+    for (int i = 0; i < sweep->n_axes; i++)
+        if (!strcmp(sweep->axes[i].key, key)) return &sweep->axes[i];
+    return NULL;
+}
+
+static void axis_values(const SweepAxis *axis, char *buf, size_t len) {
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int j = 0; j < axis->n && used + 1 < len; j++)
+        used += (size_t)snprintf(buf + used, len - used, "%s%g", j ? ", " : "", axis->values[j]);
+}
+
+/* The base config of a sweep: the swept keys are commented out with their values, since the
+ * base's own tau, beta or seed are not any member's. With the seed swept, the batch seed the
+ * members share is written out, so a resume rebuilds the same batch stream. */
+static int write_base_config(FILE *out, void *arg, Error *err) {
+    const Run *run = arg;
+    const Sweep *sweep = &run->opt->sweep;
+    Config base = *run->cfg;
+    if (swept(sweep, "seed")) base.batch_seed = (int64_t)config_batch_seed(run->cfg);
+    char *yaml = config_to_yaml_string(&base);
+    if (!yaml) return error_set(err, "out of host memory");
+    fprintf(out, "# The base config of a sweep of %d members: tau, beta or seed, where swept, are each member's own\n"
+                 "# (DIR/<member>/config.yaml). The swept values are in sweep.txt, the members in members.csv.\n",
+            run->sweep_members);
+    for (char *line = yaml; *line;) {
+        size_t len = strcspn(line, "\n");
+        const SweepAxis *axis = NULL;
+        for (int i = 0; i < sweep->n_axes && !axis; i++) {
+            size_t k = strlen(sweep->axes[i].key);
+            if (len > k && !strncmp(line, sweep->axes[i].key, k) && line[k] == ':') axis = &sweep->axes[i];
+        }
+        if (axis) {
+            char values[512];
+            axis_values(axis, values, sizeof values);
+            fprintf(out, "# %s: swept over %s\n", axis->key, values);
+        } else {
+            fprintf(out, "%.*s\n", (int)len, line);
+        }
+        line += len + (line[len] == '\n');
+    }
+    free(yaml);
+    return 0;
+}
+
+static int write_members(FILE *out, void *arg, Error *err) {
+    const Run *run = arg;
+    fprintf(out, "member,name,tau,beta,seed\n");
+    for (int m = 0; m < run->sweep_members; m++) {
+        Config c;
+        char name[96];
+        if (sweep_member_config(&run->opt->sweep, run->cfg, m, &c, err)) return -1;
+        sweep_member_name(&c, name, sizeof name);
+        fprintf(out, "%d,%s,%.15g,%.15g,%llu\n", m, name, c.tau, c.beta, (unsigned long long)c.seed);
+    }
+    return 0;
+}
+
+int run_write_sweep_files(Run *run, Error *err) {
+    const char *dir = run->opt->out_dir;
+    char path[TRAIN_PATH_MAX + 32];
+    if (join_path(path, sizeof path, dir, "config.yaml", err) || write_shared(path, write_base_config, run, err) ||
+        join_path(path, sizeof path, dir, "sweep.txt", err) ||
+        write_shared(path, sweep_write_axes, (void *)&run->opt->sweep, err) ||
+        join_path(path, sizeof path, dir, "members.csv", err) || write_shared(path, write_members, run, err))
+        return -1;
+    return 0;
+}
+
+/* ---- the results table ----------------------------------------------------------------------- */
+
+int run_open_results(Run *run, Error *err) {
+    if (run->opt->sweep.n_axes == 0) return 0;
+    char name[64];
+    sweep_results_file_name(run->shard.index, run->shard.count, name, sizeof name);
+    if (join_path(run->results_path, sizeof run->results_path, run->opt->out_dir, name, err)) return -1;
+    if (!run->opt->resume || !file_exists(run->results_path))
+        return sweep_table_write(&run->results, run->results_path, err);  /* the table exists from the start */
+    if (sweep_table_read(&run->results, run->results_path, err)) return -1;
+    /* members finished before, by an earlier run, still count for "best so far" and the end */
+    for (int m = 0; m < run->n_all; m++) {
+        int64_t latest = -1;
+        for (size_t i = 0; i < run->results.n; i++) {
+            const SweepRow *r = &run->results.rows[i];
+            if (r->member == run->all[m].index && isfinite(r->ret) && r->step > latest) {
+                latest = r->step;
+                run->all[m].last_return = r->ret;
+                run->all[m].last_score = r->score;
+            }
+        }
+    }
+    return 0;
+}
+
+void run_cut_results(Run *run, int64_t start) {
+    for (int p = 0; p < run->P; p++) sweep_table_cut(&run->results, run->members[p].index, start);
+}
+
+int run_record_results(Run *run, int64_t step, const double *returns, const double *scores, Error *err) {
+    for (int p = 0; p < run->P; p++) {
+        Member *m = &run->members[p];
+        if (returns) {
+            m->last_return = returns[p];
+            m->last_score = scores[p];
+        }
+        if (run->opt->sweep.n_axes == 0) continue;
+        const double *s = run->scalars + (size_t)p * LOG_TRAIN_SCALAR_COUNT;
+        SweepRow row = {.member = m->index, .tau = m->cfg.tau, .beta = m->cfg.beta, .seed = m->cfg.seed, .step = step,
+                        .ret = returns ? returns[p] : NAN, .score = returns ? scores[p] : NAN,
+                        .loss_value = run->have_scalars ? s[LOG_LOSS_VALUE] : NAN,
+                        .loss_q = run->have_scalars ? s[LOG_LOSS_Q] : NAN,
+                        .loss_policy = run->have_scalars ? s[LOG_LOSS_POLICY] : NAN};
+        snprintf(row.name, sizeof row.name, "%s", m->name);
+        if (sweep_table_add(&run->results, &row, err)) return -1;
+    }
+    if (run->opt->sweep.n_axes == 0) return 0;
+    return sweep_table_write(&run->results, run->results_path, err);
+}
