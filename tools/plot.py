@@ -52,6 +52,10 @@ def main(argv):
     ap.add_argument("run_dir")
     ap.add_argument("--out", help="PNG to write (default RUN_DIR/curves.png)")
     args = ap.parse_args(argv)
+    if os.path.exists(os.path.join(args.run_dir, "sweep.txt")):  # a sweep: tools/sweep_plot.py's heatmap
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        import sweep_plot
+        return sweep_plot.main([args.run_dir] + (["--out", args.out] if args.out else []))
     series = read_metrics(os.path.join(args.run_dir, "metrics.csv"))
     out = args.out or os.path.join(args.run_dir, "curves.png")
 
