@@ -17,6 +17,14 @@ if [ "$need_apt" = 1 ]; then
     libhdf5-dev libopenblas-dev libyaml-dev python3 python3-pip
 fi
 
+# The sharded-sweep tests' launchers (tests/run): OpenMPI's mpirun, and Slurm with munge for a
+# one-node cluster (tools/slurm-local.sh). cuiql itself links no MPI library.
+if ! command -v mpirun >/dev/null || ! command -v sbatch >/dev/null; then
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -q
+  $SUDO apt-get install -y -q --no-install-recommends openmpi-bin libopenmpi-dev slurm-wlm munge
+fi
+
 PY_PACKAGES="numpy h5py tensorboard gymnasium matplotlib"
 if ! python3 -c "import numpy, h5py, tensorboard, gymnasium, matplotlib" 2>/dev/null; then
   # Debian's own python3 refuses pip installs into the system (PEP 668) unless told.
