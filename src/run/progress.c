@@ -40,21 +40,22 @@ void run_print_start(const Run *run, int64_t start) {
             printf("; shard %d/%d (%s): %d of them", run->shard.index, run->shard.count, run->shard.source, run->n_all);
         printf("\n");
     }
-    if (run->n_groups > 1) {
+    if (run->plan.n_groups > 1) {
         char need[32], have[32];
         sweep_format_bytes(need, sizeof need, (double)run->plan.fixed + (double)run->plan.per_member * run->n_all);
         sweep_format_bytes(have, sizeof have, (double)run->plan.available);
         printf("cuiql: memory: %d members need %s, %s is available: training %d groups of up to %d members one "
                "after another (each member's result is the same as in one population)\n",
-               run->n_all, need, have, run->n_groups, run->group_size);
+               run->n_all, need, have, run->plan.n_groups, run->plan.group_size);
     }
     fflush(stdout);
 }
 
 void run_print_group(const Run *run, int64_t start) {
     if (run->opt->quiet || run->n_groups < 2) return;
-    printf("group %d/%d: %d members, %s to %s; steps %lld..%lld\n", run->group + 1, run->n_groups, run->P,
-           run->members[0].name, run->members[run->P - 1].name, (long long)start, (long long)run->cfg->steps);
+    printf("group %d/%d: %d member%s, %s to %s; steps %lld..%lld\n", run->group + 1, run->n_groups, run->P,
+           run->P == 1 ? "" : "s", run->members[0].name, run->members[run->P - 1].name, (long long)start,
+           (long long)run->cfg->steps);
     fflush(stdout);
 }
 

@@ -26,6 +26,14 @@ typedef struct {
     double last_return, last_score; /* its latest evaluation (NaN before the first) */
 } Member;
 
+/* Members all[first .. first + count) trained together, from step `start`: their checkpoints'
+ * step when `resume` (every member of a group is at the same step), else 0. */
+typedef struct {
+    int first, count;
+    int64_t start;
+    int resume;
+} RunGroup;
+
 typedef struct {
     const TrainOptions *opt;
     const Config *cfg;
@@ -36,7 +44,8 @@ typedef struct {
     Member *members;                /* a group of all[] (sweep_memory.h), all[] when one group */
     int n_all;                      /* this process's members: its shard of the sweep */
     Member *all;
-    int group, n_groups, group_size;
+    RunGroup *groups;               /* the order they train in (run_plan_groups) */
+    int n_groups, group;            /* group: the one training now */
     int sweep_members;              /* members of the whole sweep (1 for a single run) */
     SweepShard shard;
     Launch launch;
@@ -91,7 +100,8 @@ void run_checkpoint_where(const Run *run, char *buf, size_t len);
 /* sweep_run.c: a sweep's run-time files and plans */
 /* The shard of the sweep this process trains (--shard, or the launcher's environment). */
 int run_resolve_shard(Run *run, Error *err);
-/* The groups members train in, from the memory the backend has (or --memory-budget). */
+/* The groups members train in: as many at once as the memory the backend has (or
+ * --memory-budget) holds and, on resume, members at the same checkpoint step together. */
 int run_plan_groups(Run *run, Error *err);
 /* A sweep's top-level files: config.yaml (the base, with the swept keys shown as swept),
  * sweep.txt, members.csv (every member's directory). Safe when shards write them at once. */

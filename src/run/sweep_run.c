@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "base/files.h"
+#include "checkpoint/checkpoint.h"
 #include "run/run_state.h"
 
 int run_resolve_shard(Run *run, Error *err) {
@@ -30,6 +31,56 @@ int run_resolve_shard(Run *run, Error *err) {
 
 /* ---- memory ---------------------------------------------------------------------------------- */
 
+/* Linux's MemAvailable: free memory plus the page cache it can drop. The CPU backend's free
+ * figure leaves the cache out, which after reading a large dataset can be a small part of what
+ * a population may really use; 0 where /proc/meminfo does not say. */
+static size_t host_available_bytes(void) {
+    FILE *f = fopen("/proc/meminfo", "r");
+    if (!f) return 0;
+    char line[256];
+    unsigned long long kib = 0;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "MemAvailable: %llu kB", &kib) == 1) break;
+    fclose(f);
+    return (size_t)kib * 1024;
+}
+
+/* The step member m's checkpoint is at, or 0 without one. */
+static int checkpoint_step(const Member *m, int64_t *step, Error *err) {
+    char path[TRAIN_PATH_MAX + 32];
+    snprintf(path, sizeof path, "%s/checkpoint.h5", m->dir);
+    *step = 0;
+    if (!file_exists(path)) return 0;
+    CheckpointMeta meta;
+    if (checkpoint_read_meta(path, &meta, err)) return error_prefix(err, "--resume");
+    *step = meta.step;
+    checkpoint_meta_free(&meta);
+    return 0;
+}
+
+/* Consecutive members in groups of at most the plan's size. A resumed sweep also starts a new
+ * group where the checkpoint step changes: a population shares one step counter, and members
+ * of a sweep stopped between groups (or shards, or a plan of other sizes) are at different
+ * steps, those never started at none. A single run is one group that needs its checkpoint. */
+static int make_groups(Run *run, Error *err) {
+    const TrainOptions *opt = run->opt;
+    run->groups = calloc((size_t)run->n_all, sizeof *run->groups);
+    if (!run->groups) return error_set(err, "out of host memory");
+    run->n_groups = 0;
+    for (int m = 0; m < run->n_all; m++) {
+        int64_t step = 0;
+        if (opt->resume && opt->sweep.n_axes && checkpoint_step(&run->all[m], &step, err)) return -1;
+        RunGroup *last = run->n_groups ? &run->groups[run->n_groups - 1] : NULL;
+        if (last && last->count < run->plan.group_size && last->start == step) {
+            last->count++;
+            continue;
+        }
+        run->groups[run->n_groups++] = (RunGroup){.first = m, .count = 1, .start = step,
+                                                  .resume = opt->resume && (opt->sweep.n_axes == 0 || step > 0)};
+    }
+    return 0;
+}
+
 int run_plan_groups(Run *run, Error *err) {
     const Config *c = run->cfg;
     const Dataset *d = &run->data;
@@ -49,6 +100,7 @@ int run_plan_groups(Run *run, Error *err) {
             return error_prefix(err, "planning the population's memory");
         /* What the backend allocates beyond the estimate (CUDA: cuBLAS workspaces, graphs, the
          * evaluation; the replay keeps the same margin, kernels/replay.cu) stays out of the plan. */
+        if (!cuda && host_available_bytes() > free_bytes) free_bytes = host_available_bytes();
         size_t margin = total / 20;
         if (cuda && margin < ((size_t)1 << 30)) margin = (size_t)1 << 30;
         available = free_bytes > margin ? free_bytes - margin : 0;
@@ -62,9 +114,7 @@ int run_plan_groups(Run *run, Error *err) {
         }
         return error_prefix(err, "memory");
     }
-    run->n_groups = run->plan.n_groups;
-    run->group_size = run->plan.group_size;
-    return 0;
+    return make_groups(run, err);
 }
 
 /* ---- the top-level files --------------------------------------------------------------------- */
@@ -171,27 +221,33 @@ int run_write_sweep_files(Run *run, Error *err) {
 
 /* ---- the results table ----------------------------------------------------------------------- */
 
+/* Members evaluated by an earlier run (this shard's, or any other's) count for "best so far"
+ * and the list at the end: their latest evaluations from every table of DIR. */
+static int remember_evaluations(Run *run, Error *err) {
+    SweepTable all = {0};
+    int n_files;
+    if (sweep_table_read_dir(&all, run->opt->out_dir, &n_files, err)) return error_prefix(err, "--resume");
+    for (int m = 0, i = 0; m < run->n_all; m++) {  /* both sorted by member */
+        Member *mem = &run->all[m];
+        for (; i < (int)all.n && all.rows[i].member <= mem->index; i++)
+            if (all.rows[i].member == mem->index && isfinite(all.rows[i].ret)) {
+                mem->last_return = all.rows[i].ret;  /* rows come by step: the last one stays */
+                mem->last_score = all.rows[i].score;
+            }
+    }
+    sweep_table_free(&all);
+    return 0;
+}
+
 int run_open_results(Run *run, Error *err) {
     if (run->opt->sweep.n_axes == 0) return 0;
     char name[64];
     sweep_results_file_name(run->shard.index, run->shard.count, name, sizeof name);
     if (join_path(run->results_path, sizeof run->results_path, run->opt->out_dir, name, err)) return -1;
-    if (!run->opt->resume || !file_exists(run->results_path))
-        return sweep_table_write(&run->results, run->results_path, err);  /* the table exists from the start */
-    if (sweep_table_read(&run->results, run->results_path, err)) return -1;
-    /* members finished before, by an earlier run, still count for "best so far" and the end */
-    for (int m = 0; m < run->n_all; m++) {
-        int64_t latest = -1;
-        for (size_t i = 0; i < run->results.n; i++) {
-            const SweepRow *r = &run->results.rows[i];
-            if (r->member == run->all[m].index && isfinite(r->ret) && r->step > latest) {
-                latest = r->step;
-                run->all[m].last_return = r->ret;
-                run->all[m].last_score = r->score;
-            }
-        }
-    }
-    return 0;
+    if (run->opt->resume && file_exists(run->results_path) && sweep_table_read(&run->results, run->results_path, err))
+        return -1;
+    if (run->opt->resume && remember_evaluations(run, err)) return -1;
+    return sweep_table_write(&run->results, run->results_path, err);  /* the table exists from the start */
 }
 
 void run_cut_results(Run *run, int64_t start) {

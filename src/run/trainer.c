@@ -123,6 +123,7 @@ static void run_cleanup(Run *run) {
     for (int p = 0; p < run->n_all && run->all; p++)
         if (run->all[p].log) metrics_close(run->all[p].log, &ignored);
     free(run->all);
+    free(run->groups);
     sweep_table_free(&run->results);
     iql_destroy(run->iql);
     if (run->backend) run->backend->ops->destroy(run->backend);
@@ -194,39 +195,26 @@ static int create_population(Run *run, Error *err) {
     return run->iql ? 0 : -1;
 }
 
-/* Whether any of the group's members has a checkpoint to resume from. */
-static int group_has_checkpoints(const Run *run) {
-    for (int p = 0; p < run->P; p++) {
-        char path[TRAIN_PATH_MAX + 32];
-        snprintf(path, sizeof path, "%s/checkpoint.h5", run->members[p].dir);
-        if (file_exists(path)) return 1;
-    }
-    return 0;
-}
-
 /* Trains group g of the members (all of them when there is one group) from its checkpoints or
  * step 0 to the last step. *trained is 0 when the group was already at the last step. */
 static int train_group(Run *run, int g, int *interrupted, int *trained, Error *err) {
     const TrainOptions *opt = run->opt;
     const Config *c = run->cfg;
+    const RunGroup *grp = &run->groups[g];
     run->group = g;
-    run->members = run->all + (size_t)g * run->group_size;
-    run->P = run->n_all - g * run->group_size < run->group_size ? run->n_all - g * run->group_size : run->group_size;
+    run->members = run->all + grp->first;
+    run->P = grp->count;
     run->have_scalars = 0;
     *trained = 0;
-    /* A sweep's group that never reached its first checkpoint (a later group, a shard that did
-     * not start) starts at step 0 on resume; a single run needs its checkpoint. */
-    int resume = opt->resume && (opt->sweep.n_axes == 0 || group_has_checkpoints(run));
+    if (opt->sweep.n_axes && grp->start >= c->steps) return 0;  /* done by an earlier run */
     int64_t start = 0;
     int rc = -1;
     if (create_population(run, err) || (!run->params && alloc_host_buffers(run, err))) goto done;
-    if (resume && run_resume(run, &start, err)) goto done;
+    if (grp->resume && run_resume(run, &start, err)) goto done;
     if (opt->init_from[0] && run_init_from(run, opt->init_from, err)) goto done;
     if (start >= c->steps) {
-        if (opt->sweep.n_axes == 0)
-            error_set(err, "--resume: the run is already at step %lld of %lld (raise --steps to continue)",
-                      (long long)start, (long long)c->steps);
-        else rc = 0;  /* this group is done: the next one */
+        error_set(err, "--resume: the run is already at step %lld of %lld (raise --steps to continue)",
+                  (long long)start, (long long)c->steps);
         goto done;
     }
     /* DIR's own files are written when training starts, not by a resume with nothing to do */

@@ -265,6 +265,19 @@ def test_kill_and_resume():
         check(r.returncode == 0, f"shard {i}/2 resumes ({r.stderr.strip()})")
     same_members("partial")
     same_report("partial")
+    # members at different steps (even ones finished by shard 0/2, odd ones stopped at step 30 by
+    # shard 1/2) resumed by one process: members at one step train together, finished ones not
+    r = train("mixed", extra=["--shard", "0/2", "--quiet"])
+    r2 = train("mixed", steps=30, extra=["--shard", "1/2", "--quiet"])
+    check(r.returncode == 0 and r2.returncode == 0, f"mixed: shards to steps 60 and 30 ({r.stderr}{r2.stderr})")
+    r = subprocess.run([BIN, "train", "--out", "mixed", "--resume", "--steps", "60", "--threads", "1"],
+                       capture_output=True, text=True, env=env())
+    groups = re.findall(r"^group \d+/8: 1 member, (\S+) to \S+; steps 30\.\.60$", r.stdout, re.M)
+    check(r.returncode == 0 and groups == MEMBERS[1::2] and "steps 0..60" not in r.stdout and
+          all(f"eval pendulum {name}: return" in r.stdout for name in MEMBERS),
+          f"mixed steps resume in groups of one step each ({r.stderr.strip()}):\n{r.stdout[:1500]}")
+    same_members("mixed")
+    same_report("mixed")
     # done shards resubmitted (an array run again): nothing to do, not a failure
     r = subprocess.run([BIN, "train", "--out", "partial", "--resume", "--steps", "60", "--threads", "1",
                         "--shard", "1/2"], capture_output=True, text=True, env=env())
@@ -292,7 +305,7 @@ def test_progress_and_errors():
 
 
 def main():
-    for d in ["full", "by_flag", "by_slurm", "by_mpi", "nofit", "grouped", "alone", "ref120", "killed", "partial",
+    for d in ["full", "by_flag", "by_slurm", "by_mpi", "nofit", "grouped", "alone", "ref120", "killed", "partial", "mixed",
               "heartbeat", "noeval", "bad1", "bad2", "bad3", "empty_shard"]:
         shutil.rmtree(d, ignore_errors=True)
     r = subprocess.run([BIN, "gen", "--env", "pendulum", "--behavior", "mixed", "--episodes", "10", "--out", "pend.h5"],
