@@ -110,7 +110,10 @@ void run_print_heartbeat(const Run *run, int64_t step, double now, double *last_
     if (run->opt->quiet || every <= 0 || now - *last_print < every) return;
     int tty = isatty(fileno(stdout));
     print_step(run, step, steps_per_s, tty);
+    if (run->P > 1) printf("  %d members", run->P);
     printf("  (the next log is at step %lld)", (long long)((step / run->cfg->log_every + 1) * run->cfg->log_every));
+    const Member *best = is_sweep(run) && run->n_all > 1 ? best_member(run) : NULL;
+    if (best) printf("  best so far: %s %.1f", best->name, best->last_return);
     if (!tty) printf("\n");
     fflush(stdout);
     *last_print = now;
