@@ -62,8 +62,7 @@ int sweep_plan_memory(int members, size_t per_member, size_t fixed, size_t avail
         char one[32], have[32];
         sweep_format_bytes(one, sizeof one, (double)(fixed + per_member));
         sweep_format_bytes(have, sizeof have, (double)available);
-        return error_set(err, "one member needs %s of memory at this batch size and network, %s is available: "
-                              "lower batch_size or hidden, or use a device with more memory", one, have);
+        return error_set(err, "one member needs %s, %s is available", one, have);
     }
     size_t fit = (available - fixed) / per_member;
     int most = fit >= (size_t)members ? members : (int)fit;

@@ -40,7 +40,7 @@ typedef struct {
 
 /* Groups of at most floor((available − fixed) / per_member) members, as even as possible (27
  * members with room for 10 → 3 groups of 9). An error giving the numbers when not even one
- * member fits. */
+ * member fits ("one member needs 2.0 MiB, 1.0 MiB is available"). */
 int sweep_plan_memory(int members, size_t per_member, size_t fixed, size_t available, MemoryPlan *out, Error *err);
 
 /* "1.5 GiB", "300.0 MiB": for messages. */

@@ -107,12 +107,17 @@ int run_plan_groups(Run *run, Error *err) {
     }
     available = available > replay ? available - replay : 0;
     if (sweep_plan_memory(run->n_all, per, fixed, available, &run->plan, err)) {
+        char numbers[sizeof err->msg], hidden[96] = "", replay_note[128] = "";
+        snprintf(numbers, sizeof numbers, "%s", err->msg);
+        for (int i = 0, len = 0; i < c->n_hidden && len < (int)sizeof hidden; i++)
+            len += snprintf(hidden + len, sizeof hidden - (size_t)len, "%s%d", i ? "," : "", c->hidden[i]);
         if (replay) {
             char r[32];
             sweep_format_bytes(r, sizeof r, (double)replay);
-            error_prefix(err, "the dataset takes %s of device memory (--set replay=host keeps it on the host)", r);
+            snprintf(replay_note, sizeof replay_note, "; the dataset takes %s more (--set replay=host keeps it on the host)", r);
         }
-        return error_prefix(err, "memory");
+        return error_set(err, "out of memory: at batch_size %d and hidden [%s] %s%s (lower batch_size or hidden, or "
+                         "use a device with more memory)", c->batch_size, hidden, numbers, replay_note);
     }
     return make_groups(run, err);
 }

@@ -207,7 +207,7 @@ def test_shards():
 def test_groups_and_alone():
     # memory groups: a budget of 2.5 members' worth (from the refusal's own numbers) -> 4 groups of 2
     r = train("nofit", extra=["--memory-budget", "1K"])
-    one_line_error(r, "one member needs", "a budget below one member")
+    one_line_error(r, "out of memory: at batch_size 32 and hidden [16,16] one member needs", "a budget below one member")
     m = re.search(r"one member needs ([\d.]+) (KiB|MiB)", r.stderr)
     if not check(m, f"the refusal gives the numbers: {r.stderr!r}"):
         return
