@@ -98,9 +98,9 @@ int run_plan_groups(Run *run, Error *err) {
         size_t free_bytes = 0, total = 0;
         if (run->backend->ops->memory_info(run->backend, &free_bytes, &total, err))
             return error_prefix(err, "planning the population's memory");
+        if (!cuda && host_available_bytes() > free_bytes) free_bytes = host_available_bytes();
         /* What the backend allocates beyond the estimate (CUDA: cuBLAS workspaces, graphs, the
          * evaluation; the replay keeps the same margin, kernels/replay.cu) stays out of the plan. */
-        if (!cuda && host_available_bytes() > free_bytes) free_bytes = host_available_bytes();
         size_t margin = total / 20;
         if (cuda && margin < ((size_t)1 << 30)) margin = (size_t)1 << 30;
         available = free_bytes > margin ? free_bytes - margin : 0;
