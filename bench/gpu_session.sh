@@ -7,8 +7,8 @@
 #   here:        tools/gpu_bundle.sh       (builds for sm_90 with the libraries the image lacks)
 #   device run:  carry ["gpu-bundle.tar.xz"], command "bash bench/gpu_session.sh [STAGE ...]"
 #
-# STAGE: tests, bench, sanitize, peers, profile (default: the first four; profile runs Nsight
-# Compute over one B = 256 step). Without the bundle it builds on
+# STAGE: tests, bench, sanitize, peers, profile, dp (default: the first four; profile runs Nsight
+# Compute over one B = 256 step; dp times the data-parallel step with NCCL over one rank). Without the bundle it builds on
 # the device, which works only where HDF5, OpenBLAS and libyaml are installed. Logs go to $OUT
 # (or ./gpu-out): summary.txt, bench.log, ctest-gpu.log and logs.tar.gz with everything.
 set -uo pipefail
@@ -165,9 +165,24 @@ stage_profile() {
   done
 }
 
+# Data parallel on one GPU, without MPI (the image has none): the NCCL op over one rank eager and
+# captured, and the step with the reduce phase in place at the batches of bench/RESULTS.md §7.
+stage_dp() {
+  (cd build-gpu/tests/gpu && timeout 60 ./cuda_allreduce) >"$LOGS/dp-allreduce.log" 2>&1
+  summary "dp: cuda_allreduce exit $?: $(tail -1 "$LOGS/dp-allreduce.log")"
+  for b in 4096 65536; do
+    [ "$(left)" -gt 30 ] || { summary "dp: out of time before B = $b"; break; }
+    timeout 90 build-gpu/bench/bench_data_parallel --local --device cuda --batch $b --phases >"$LOGS/dp-$b.log" 2>&1
+    local rc=$?
+    cat "$LOGS/dp-$b.log" >>"$OUT/bench.log"
+    summary "dp B=$b: exit $rc, $(grep '^steps/s' "$LOGS/dp-$b.log" | awk '{print $2}') steps/s, reduce" \
+      "$(grep ' reduce ' "$LOGS/dp-$b.log" | awk '{print $2, $3}')"
+  done
+}
+
 for s in $stages; do
   case $s in
-    tests | bench | sanitize | peers | profile) [ "$(left)" -gt 20 ] && "stage_$s" || summary "$s: skipped, out of time" ;;
-    *) summary "unknown stage $s (tests, bench, sanitize, peers, profile)" ;;
+    tests | bench | sanitize | peers | profile | dp) [ "$(left)" -gt 20 ] && "stage_$s" || summary "$s: skipped, out of time" ;;
+    *) summary "unknown stage $s (tests, bench, sanitize, peers, profile, dp)" ;;
   esac
 done

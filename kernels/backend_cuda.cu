@@ -106,7 +106,7 @@ int cuda_backend_probe(int device_index, char *desc, size_t len) {
 int cuda_backend_device_count(void) {
     int count = 0;
     if (cudaGetDeviceCount(&count) != cudaSuccess) {
-        cudaGetLastError();  /* no driver or no device: nothing to pick from */
+        cudaGetLastError();  /* no driver or device: none, not an error left for later */
         return 0;
     }
     return count;
@@ -119,6 +119,7 @@ static void cuda_destroy(Backend *b) {
     if (!cb) return;
     /* Teardown: errors are ignored, there is no one left to report them to. */
     if (cb->stream) cudaStreamSynchronize(cb->stream);
+    cuda_comm_destroy(cb);
     cuda_lanes_destroy(cb);
     for (int i = 0; i < CUDA_GRAPH_SLOTS; i++)
         if (cb->graphs[i].exec) cudaGraphExecDestroy(cb->graphs[i].exec);
@@ -134,6 +135,7 @@ static void cuda_destroy(Backend *b) {
 
 static int cuda_status(Backend *b, Error *err) {
     CudaBackend *cb = (CudaBackend *)b;
+    cuda_comm_status(cb);
     if (!cb->failed) {
         /* A launch error not yet seen, then a fault inside a kernel that already ran: neither waits. */
         CUDA_RECORD(cb, cudaPeekAtLastError());
@@ -285,6 +287,7 @@ static const BackendOps cuda_ops = {
     .adamw = cuda_adamw,
     .polyak = cuda_polyak,
     .copy = cuda_copy,
+    .allreduce_sum = cuda_allreduce_sum,
     .init_uniform = cuda_init_uniform,
     .time_mark = cuda_time_mark,
     .time_elapsed = cuda_time_elapsed,
@@ -323,7 +326,7 @@ static int setup(CudaBackend *cb, const BackendOptions *opt, Error *err) {
     CUBLAS_RETURN_IF_ERROR(err, cublasSetMathMode(cb->blas, CUBLAS_DEFAULT_MATH));
     if (cuda_lanes_create(cb, err)) return -1;
     cuda_join(&cb->base);  /* no lane open: step ops go to the step stream */
-    return 0;
+    return cuda_comm_create(cb, opt ? opt->comm : NULL, err);  /* data parallel: collective */
 }
 
 Backend *cuda_backend_create(const BackendOptions *opt, Error *err) {

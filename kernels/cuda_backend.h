@@ -94,6 +94,7 @@ struct CudaBackend {
     int next_warmed;
 
     Replay *host_replays;    /* host-memory replays, whose copy streams run_step joins */
+    struct ncclComm *nccl;   /* data parallel: allreduce_sum's communicator (allreduce.cu); NULL otherwise */
 
     int failed;              /* sticky: the first failure of an asynchronous op */
     Error error;
@@ -148,6 +149,12 @@ void cuda_adamw(Backend *b, const AdamWArgs *a);
 void cuda_polyak(Backend *b, float *target, const float *online, float rho, int64_t n);
 void cuda_copy(Backend *b, float *dst, const float *src, int64_t n);
 void cuda_init_uniform(Backend *b, float *dst, int64_t n, float bound, uint64_t seed, uint64_t subsequence);
+
+/* allreduce.cu: NCCL, made from the run's Comm (collective), and the step's all-reduce */
+int cuda_comm_create(CudaBackend *cb, Comm *comm, Error *err);
+void cuda_comm_destroy(CudaBackend *cb);
+void cuda_comm_status(CudaBackend *cb);  /* records NCCL's asynchronous error, if any */
+void cuda_allreduce_sum(Backend *b, float *buf, int64_t n);
 
 /* replay.cu */
 Replay *cuda_replay_create(Backend *b, const ReplaySource *src, ReplayKind mode, int batch_rows, Error *err);

@@ -23,7 +23,7 @@ void cuda_value_critic_heads(Backend *b, const HeadsArgs *h) {
     CudaBackend *cb = (CudaBackend *)b;
     int64_t n = (int64_t)h->members * h->rows;
     if (n <= 0) return;
-    float inv_batch = 1.0f / (float)h->rows;  /* the CPU's value, computed the same way */
+    float inv_batch = iql_inv_batch(h->rows, h->mean_rows);  /* the CPU's value, computed the same way */
     unsigned blocks = (unsigned)((n + HEAD_THREADS - 1) / HEAD_THREADS);
     value_critic_heads_kernel<<<blocks, HEAD_THREADS, 0, cb->op_stream>>>(*h, inv_batch);
     CUDA_RECORD_LAUNCH(cb, value_critic_heads_kernel);
@@ -43,7 +43,7 @@ void cuda_policy_head(Backend *b, const PolicyHeadArgs *h) {
     CudaBackend *cb = (CudaBackend *)b;
     int64_t n = (int64_t)h->members * h->rows;
     if (n <= 0) return;
-    float inv_batch = 1.0f / (float)h->rows;
+    float inv_batch = iql_inv_batch(h->rows, h->mean_rows);
     unsigned blocks = (unsigned)((n + HEAD_THREADS - 1) / HEAD_THREADS);
     policy_head_kernel<<<blocks, HEAD_THREADS, 0, cb->op_stream>>>(*h, inv_batch);
     CUDA_RECORD_LAUNCH(cb, policy_head_kernel);

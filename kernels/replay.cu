@@ -40,7 +40,7 @@
 
 #define GATHER_WARPS 8
 
-/* What a staged batch holds (and what the last gather drew, in the mirror). 32 bytes, so the
+/* What a staged batch holds (and what the last gather drew, in the mirror). 48 bytes, so the
  * packed rows after it start 16-byte aligned. */
 typedef struct {
     int64_t step;
@@ -48,8 +48,11 @@ typedef struct {
     int32_t sequential;
     int32_t rows;         /* 0: nothing staged */
     int32_t used_staged;  /* mirror only: the gather found this batch staged (for the tests) */
-    int32_t reserved;
+    int32_t slot_offset;  /* SamplingArgs' data-parallel slice: which rows of the global batch */
+    int32_t global_rows;
+    int32_t reserved[3];
 } StageHeader;
+static_assert(sizeof(StageHeader) % 16 == 0, "the staged rows start 16-byte aligned");
 
 /* The dataset as a kernel (or the host) reads it. */
 typedef struct {
@@ -135,7 +138,8 @@ gather_batch_kernel(ReplayData data, const void *staged, StageHeader *mirror, Sa
         sb = staged_view((void *)staged, B, S, A);
         const StageHeader *h = sb.header;
         use_staged = h->rows == B && (uint64_t)h->step == step && h->seed == args.seed &&
-                     h->sequential == args.sequential;
+                     h->sequential == args.sequential && h->slot_offset == args.slot_offset &&
+                     h->global_rows == args.global_rows;
     }
 
     for (int i = blockIdx.x * GATHER_WARPS + threadIdx.x / 32; i < B; i += gridDim.x * GATHER_WARPS) {
@@ -184,6 +188,8 @@ gather_batch_kernel(ReplayData data, const void *staged, StageHeader *mirror, Sa
         mirror->step = (int64_t)step;
         mirror->seed = args.seed;
         mirror->sequential = args.sequential;
+        mirror->slot_offset = args.slot_offset;
+        mirror->global_rows = args.global_rows;
         mirror->rows = B;
         mirror->used_staged = use_staged;
         __threadfence_system();
@@ -204,7 +210,9 @@ static void CUDART_CB stage_next_batch(void *arg) {
     next.sequential = last->sequential;
     next.rows = last->rows;
     next.used_staged = 0;
-    next.reserved = 0;
+    next.slot_offset = last->slot_offset;
+    next.global_rows = last->global_rows;
+    next.reserved[0] = next.reserved[1] = next.reserved[2] = 0;
     r->staged_hits += last->used_staged;
     if (next.rows < 1 || next.rows > r->batch_rows) return;  /* nothing to stage: the gather falls back */
 
@@ -212,7 +220,7 @@ static void CUDART_CB stage_next_batch(void *arg) {
     int S = d->obs_dim, A = d->act_dim, B = next.rows;
     StagedBatch sb = staged_view(r->stage_host, B, S, A);
     for (int i = 0; i < B; i++) {
-        SamplingArgs args = {next.sequential, next.seed};
+        SamplingArgs args = {next.sequential, next.seed, next.slot_offset, next.global_rows};
         uint32_t t = iql_replay_row(&args, (uint64_t)next.step, B, i, d->n);
         sb.index[i] = t;
         memcpy(sb.state + (size_t)i * S, d->states + (size_t)d->state_row[t] * S, sizeof(float) * S);

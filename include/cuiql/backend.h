@@ -20,6 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cuiql/comm.h"
 #include "cuiql/error.h"
 #include "cuiql/iql_math.h"
 #include "cuiql/sampling.h"
@@ -83,6 +84,8 @@ typedef struct {
     const float *reward;          /* [B] */
     const float *terminal;        /* [B] */
     const float *tau, *beta;      /* [P] per-member expectile and temperature */
+    int mean_rows;                /* the rows the losses' means divide by: the global batch when
+                                     data parallel (rows are this rank's share); 0 = rows */
     float discount, adv_clip;
     float q_scale;                /* ½: mean of the two critics' MSEs; 1: their sum */
     int value_target_q;           /* 0: u = y − v (seed); 1: u = min(Q̂1, Q̂2) − v (paper) */
@@ -95,6 +98,7 @@ typedef struct {
 /* The advantage-weighted policy loss and its gradients. */
 typedef struct {
     int members, rows, act_dim;   /* P, B, A */
+    int mean_rows;                /* as in HeadsArgs: the global batch, or 0 = rows */
     int deterministic;
     const float *pre;             /* [P, B, A] policy MLP output before tanh */
     const float *log_std;         /* [P, A] (unused when deterministic) */
@@ -127,6 +131,9 @@ typedef struct {
                                   (1), or a GEMM then a bias_activation kernel (0) */
     int parallel_nets;         /* CUDA: fork's lanes run on streams of their own (1), or all on
                                   the step stream (0) */
+    Comm *comm;                /* data parallel: the ranks allreduce_sum reduces over (the CPU
+                                  through the Comm, CUDA through NCCL, set up at creation,
+                                  which is then collective); NULL: a single process */
 } BackendOptions;
 
 typedef struct Backend Backend;
@@ -189,6 +196,11 @@ typedef struct {
     void (*adamw)(Backend *, const AdamWArgs *);
     void (*polyak)(Backend *, float *target, const float *online, float rho, int64_t n);
     void (*copy)(Backend *, float *dst, const float *src, int64_t n);
+    /* buf[i] = Σ over the ranks of BackendOptions.comm of buf[i], in place, on every rank: the
+     * data-parallel gradient all-reduce. Collective: every rank issues it at the same point of
+     * the same step. CUDA: NCCL on the step stream, so a captured step keeps it. Without a
+     * comm it leaves buf as it is. */
+    void (*allreduce_sum)(Backend *, float *buf, int64_t n);
 
     /* dst[j] = bound · (2·philox_uniform01(philox_value(seed, subsequence, j)) − 1) */
     void (*init_uniform)(Backend *, float *dst, int64_t n, float bound, uint64_t seed, uint64_t subsequence);
@@ -216,8 +228,10 @@ Backend *cpu_backend_create(const BackendOptions *opt, Error *err);
 Backend *cuda_backend_create(const BackendOptions *opt, Error *err);
 /* 1 if a usable CUDA device is present (description in desc), 0 if not (reason in desc). */
 int cuda_backend_probe(int device_index, char *desc, size_t len);
-/* The CUDA devices visible to this process (CUDA_VISIBLE_DEVICES applied); 0 when none. */
+/* CUDA devices this process sees (0 when none or no driver). */
 int cuda_backend_device_count(void);
+/* The NCCL the CUDA backend all-reduces with, "NCCL 2.28.9", or why there is none. */
+void cuda_backend_nccl_version(char *buf, size_t len);
 
 #ifdef __cplusplus
 }

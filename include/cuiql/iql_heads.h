@@ -10,6 +10,13 @@
 #include "cuiql/backend.h"
 #include "cuiql/iql_math.h"
 
+/* 1/B for the losses' means, B the whole batch's rows: in a data-parallel run each rank holds
+ * `rows` of the global batch's `mean_rows`, so the gradients summed over the ranks are the
+ * global batch's mean (docs/algorithm.md, "Data parallel"). */
+CUIQL_HD static inline float iql_inv_batch(int rows, int mean_rows) {
+    return 1.0f / (float)(mean_rows > 0 ? mean_rows : rows);
+}
+
 /* Member p, row i of HeadsArgs: dv, dq, the advantage weight and every stat but POLICY_LOSS. */
 CUIQL_HD static inline void iql_value_critic_row(const HeadsArgs *h, int p, int i, float inv_batch) {
     int B = h->rows;

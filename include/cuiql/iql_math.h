@@ -108,14 +108,21 @@ typedef struct {
     int64_t t_max;      /* in schedule units; 0 or a constant schedule: lr stays lr0 */
     int64_t steps_per_unit; /* gradient steps per schedule unit (an "epoch"), ≥ 1 */
     int cosine;         /* 0: constant */
+    int64_t warmup_steps; /* linear warm-up over the first steps; 0: none */
 } LrSchedule;
 
 /* PyTorch CosineAnnealingLR's closed form, lr_t = lr_min + (lr0 − lr_min)(1 + cos(π t/T))/2,
- * with t the number of completed schedule units (scheduler.step() once per unit). */
+ * with t the number of completed schedule units (scheduler.step() once per unit); during a
+ * warm-up of W steps, update k (0-based) takes (k + 1)/W of it (docs/algorithm.md, "Large
+ * batches"). Without warm-up the lr is exactly the closed form's float. */
 CUIQL_HD static inline float iql_schedule_lr(LrSchedule s, int64_t step) {
-    if (!s.cosine || s.t_max <= 0) return s.lr0;
-    double t = (double)(step / (s.steps_per_unit > 0 ? s.steps_per_unit : 1));
-    return (float)(s.lr_min + (s.lr0 - s.lr_min) * (1.0 + cos(3.14159265358979323846 * t / (double)s.t_max)) * 0.5);
+    double lr = s.lr0;
+    if (s.cosine && s.t_max > 0) {
+        double t = (double)(step / (s.steps_per_unit > 0 ? s.steps_per_unit : 1));
+        lr = s.lr_min + (s.lr0 - s.lr_min) * (1.0 + cos(3.14159265358979323846 * t / (double)s.t_max)) * 0.5;
+    }
+    if (s.warmup_steps > 0 && step < s.warmup_steps) lr *= (double)(step + 1) / (double)s.warmup_steps;
+    return (float)lr;
 }
 
 /* β1, β2 in double: PyTorch computes the bias corrections from Python floats. */

@@ -3,7 +3,9 @@
  *
  * Step k's batch of B rows is transitions [kB, (k+1)B) mod N when sequential; otherwise slot i
  * draws philox_index(word, N), where word is word i of the Philox4x32-10 stream (seed,
- * subsequence k). On the device the word comes from cuRAND (curand_init(seed, k, i), then
+ * subsequence k). A data-parallel rank r of R holds rows [r·B/R, (r+1)·B/R) of that global
+ * batch: its slot i is global slot slot_offset + i of a batch of global_rows = B rows, so the
+ * ranks together draw exactly the batch one process would. On the device the word comes from cuRAND (curand_init(seed, k, i), then
  * curand()); on the host from philox.h, which reproduces cuRAND's stream bit for bit
  * (tests/gpu/test_cuda_philox.c). */
 #ifndef CUIQL_SAMPLING_H
@@ -27,6 +29,8 @@
 typedef struct {
     int sequential;  /* 1: rows in order, wrapping; 0: uniform with replacement */
     uint64_t seed;   /* the batch stream's seed (the config's resolved batch_seed) */
+    int slot_offset; /* data parallel: the global slot of this batch's first row (0 otherwise) */
+    int global_rows; /* data parallel: the rows of the global batch; 0: the batch's own rows */
 } SamplingArgs;
 
 /* Word `slot` of Philox stream (seed, subsequence step). */
@@ -40,10 +44,13 @@ CUIQL_HD static inline uint32_t iql_batch_word(uint64_t seed, uint64_t step, int
 #endif
 }
 
-/* The transition (0 ≤ t < n) that slot `slot` of step `step`'s batch of `rows` rows draws. */
+/* The transition (0 ≤ t < n) that slot `slot` of step `step`'s batch of `rows` rows draws:
+ * global slot slot_offset + slot of the global batch (the batch itself without data parallel). */
 CUIQL_HD static inline uint32_t iql_replay_row(const SamplingArgs *args, uint64_t step, int rows, int slot, uint32_t n) {
-    if (args->sequential) return (uint32_t)((step * (uint64_t)rows + (uint64_t)slot) % (uint64_t)n);
-    return philox_index(iql_batch_word(args->seed, step, slot), n);
+    uint64_t global_rows = (uint64_t)(args->global_rows > 0 ? args->global_rows : rows);
+    int global_slot = args->slot_offset + slot;
+    if (args->sequential) return (uint32_t)((step * global_rows + (uint64_t)global_slot) % (uint64_t)n);
+    return philox_index(iql_batch_word(args->seed, step, global_slot), n);
 }
 
 #endif

@@ -39,6 +39,7 @@ typedef enum { LR_SCHEDULE_COSINE, LR_SCHEDULE_CONSTANT } LrScheduleKind;
 typedef enum { SAMPLING_UNIFORM, SAMPLING_SEQUENTIAL } SamplingKind;
 typedef enum { DEVICE_AUTO, DEVICE_CPU, DEVICE_CUDA } DeviceKind;
 typedef enum { Q_LOSS_MEAN, Q_LOSS_SUM } QLossKind;  /* ½(MSE1+MSE2) (seed, CORL) | MSE1+MSE2 (official) */
+typedef enum { LR_SCALING_NONE, LR_SCALING_SQRT, LR_SCALING_LINEAR } LrScalingKind; /* lr × (B/base)^0, ^½, ^1 */
 /* ReplayKind, PrecisionKind, RewardTransform and the learning-rate groups are in
  * cuiql/settings.h: layers beside this one read them too. */
 
@@ -76,6 +77,9 @@ typedef struct {
     int lr_schedule_groups[LR_GROUP_COUNT]; /* bool per group: does the schedule apply to it */
     int64_t lr_t_max;                  /* in epochs; 0 = the whole run */
     int64_t steps_per_epoch;           /* gradient steps per schedule epoch; 1 = counted in steps */
+    LrScalingKind lr_scaling;          /* large batches: lr (and lr_min) × (batch_size/lr_base_batch)^k */
+    int lr_base_batch;                 /* the batch the learning rates above were tuned at */
+    int64_t lr_warmup_steps;           /* linear warm-up over the first steps; 0 = none */
 
     /* sampling and randomness */
     SamplingKind sampling;

@@ -20,7 +20,7 @@ _Static_assert(sizeof(ValueTarget) == sizeof(int) && sizeof(PolicyKind) == sizeo
                    sizeof(LrScheduleKind) == sizeof(int) && sizeof(SamplingKind) == sizeof(int) &&
                    sizeof(RewardTransform) == sizeof(int) && sizeof(DeviceKind) == sizeof(int) &&
                    sizeof(ReplayKind) == sizeof(int) && sizeof(PrecisionKind) == sizeof(int) &&
-                   sizeof(QLossKind) == sizeof(int),
+                   sizeof(QLossKind) == sizeof(int) && sizeof(LrScalingKind) == sizeof(int),
                "enum fields must be int-sized");
 
 /* ---- the key table ------------------------------------------------------------------------ */
@@ -36,6 +36,7 @@ static const char *const device_names[] = {"auto", "cpu", "cuda", NULL};
 static const char *const replay_names[] = {"auto", "device", "host", NULL};
 static const char *const precision_names[] = {"fp32", "tf32", NULL};
 static const char *const group_names[] = {"policy", "value", "q", NULL};
+static const char *const lr_scaling_names[] = {"none", "sqrt", "linear", NULL};
 
 _Static_assert(sizeof reward_names / sizeof *reward_names == REWARD_SCALE_SHIFT + 2, "a name per RewardTransform");
 _Static_assert(sizeof replay_names / sizeof *replay_names == REPLAY_HOST + 2, "a name per ReplayKind");
@@ -114,6 +115,12 @@ const KeyDef config_keys[] = {
     NUM(K_INT64, "lr_t_max", OFF(lr_t_max), GE(0), "100", G_OPT, "cosine period T_max in epochs; 0 = the whole run"),
     NUM(K_INT64, "steps_per_epoch", OFF(steps_per_epoch), GE(1), "1000", G_OPT,
         "gradient steps per schedule epoch; 1 = T_max counts steps"),
+    ENUM("lr_scaling", OFF(lr_scaling), lr_scaling_names, "none", G_OPT,
+         "large batches: every lr and lr_min times (batch_size/lr_base_batch)^0, ^0.5 or ^1"),
+    NUM(K_INT, "lr_base_batch", OFF(lr_base_batch), GE(1), "256", G_OPT,
+        "the batch size the learning rates are given for (lr_scaling)"),
+    NUM(K_INT64, "lr_warmup_steps", OFF(lr_warmup_steps), GE(0), "0", G_OPT,
+        "linear warm-up: update k uses (k+1)/lr_warmup_steps of its lr; 0 = none"),
 
     ENUM("sampling", OFF(sampling), sampling_names, "uniform", G_SAMPLE,
          "uniform: drawn with replacement; sequential: rows in order, wrapping"),

@@ -38,6 +38,12 @@ static void phase_backward(IqlState *s) {
         s->ops->column_sums(s->b, s->grads + s->layout.net[NET_POLICY].log_std, s->dlog_std_elem, s->P, s->B, s->A);
 }
 
+/* Data parallel: the gradient, summed over the ranks' shares of the batch (the heads already
+ * divided by the global batch, so the sum is its mean's gradient). Nothing otherwise. */
+static void phase_reduce(IqlState *s) {
+    if (s->comm) s->ops->allreduce_sum(s->b, s->grads, (int64_t)s->layout.n_params);
+}
+
 /* The three optimisers are one fused pass; then the target critics move. */
 static void phase_optimize(IqlState *s) {
     s->ops->adamw(s->b, &s->adamw);
@@ -49,9 +55,9 @@ static void phase_optimize(IqlState *s) {
 
 static void (*const phases[IQL_PHASE_COUNT])(IqlState *) = {
     [IQL_PHASE_SAMPLE] = phase_sample, [IQL_PHASE_FORWARD] = phase_forward, [IQL_PHASE_HEADS] = phase_heads,
-    [IQL_PHASE_BACKWARD] = phase_backward, [IQL_PHASE_OPTIMIZE] = phase_optimize,
+    [IQL_PHASE_BACKWARD] = phase_backward, [IQL_PHASE_REDUCE] = phase_reduce, [IQL_PHASE_OPTIMIZE] = phase_optimize,
 };
-const char *const iql_phase_names[IQL_PHASE_COUNT] = {"sample", "forward", "heads", "backward", "optimize"};
+const char *const iql_phase_names[IQL_PHASE_COUNT] = {"sample", "forward", "heads", "backward", "reduce", "optimize"};
 
 static void issue_step(void *arg) {
     for (int ph = 0; ph < IQL_PHASE_COUNT; ph++) phases[ph]((IqlState *)arg);

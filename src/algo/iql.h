@@ -34,6 +34,17 @@ typedef struct IqlState IqlState;
  * initialised from each member's seed (model_init_host's rule); the targets copy the critics. */
 IqlState *iql_create(Backend *b, const Config *cfg, const MemberSpec *members, int n_members,
                      const ReplaySource *data, Error *err);
+/* The same, as one rank of a data-parallel run over comm (NULL: a single process, as
+ * iql_create). cfg->batch_size is the global batch G, which comm's ranks must divide: this rank
+ * holds G/R rows, draws global slots [r·G/R, (r+1)·G/R) of each step's batch (sampling.h), and
+ * the step sums the gradient over the ranks (allreduce_sum) before AdamW, so every rank makes
+ * the update one process would make on the whole batch; the logged scalars are the global
+ * batch's means. The backend must have been created with the same comm. */
+IqlState *iql_create_parallel(Backend *b, const Config *cfg, const MemberSpec *members, int n_members,
+                              const ReplaySource *data, Comm *comm, Error *err);
+/* 0 when `ranks` data-parallel ranks split a global batch of `batch` rows evenly; else -1 and
+ * err says so (the run layer checks it before the ranks build anything). */
+int iql_parallel_check_batch(int batch, int ranks, Error *err);
 void iql_destroy(IqlState *s);
 
 const ModelLayout *iql_layout(const IqlState *s);
@@ -42,8 +53,8 @@ const ModelLayout *iql_layout(const IqlState *s);
 void iql_step(IqlState *s);
 
 /* The step's phases, for profiling. */
-typedef enum { IQL_PHASE_SAMPLE, IQL_PHASE_FORWARD, IQL_PHASE_HEADS, IQL_PHASE_BACKWARD, IQL_PHASE_OPTIMIZE,
-               IQL_PHASE_COUNT } IqlPhase;
+typedef enum { IQL_PHASE_SAMPLE, IQL_PHASE_FORWARD, IQL_PHASE_HEADS, IQL_PHASE_BACKWARD, IQL_PHASE_REDUCE,
+               IQL_PHASE_OPTIMIZE, IQL_PHASE_COUNT } IqlPhase;
 extern const char *const iql_phase_names[IQL_PHASE_COUNT];
 
 /* One step run eagerly (no graph), with a backend time stamp between phases, adding each

@@ -32,10 +32,13 @@ int iql_read_scalars(IqlState *s, double *out, Error *err) {
         [LOG_ADV_MEAN] = IQL_STAT_ADVANTAGE, [LOG_WEIGHT_MEAN] = IQL_STAT_WEIGHT,
         [LOG_WEIGHT_CLIPPED] = IQL_STAT_WEIGHT_CLIPPED,
     };
+    double total[P * IQL_STAT_COUNT];
+    for (int i = 0; i < P * IQL_STAT_COUNT; i++) total[i] = sums[i];
+    if (iql_parallel_sum_stats(s, total, P * IQL_STAT_COUNT, err)) return -1;  /* data parallel: all ranks' rows */
     for (int p = 0; p < P; p++) {
         double *row = out + (size_t)p * LOG_TRAIN_SCALAR_COUNT;
         for (int t = LOG_LOSS_VALUE; t <= LOG_WEIGHT_CLIPPED; t++)
-            row[t] = sums[p * IQL_STAT_COUNT + stat_of[t]] / (double)B;
+            row[t] = total[p * IQL_STAT_COUNT + stat_of[t]] / (double)s->global_batch;
         row[LOG_LR_POLICY] = sc.lr[LR_GROUP_POLICY];
         row[LOG_LR_VALUE] = sc.lr[LR_GROUP_VALUE];
         row[LOG_LR_Q] = sc.lr[LR_GROUP_Q];

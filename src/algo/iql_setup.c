@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "algo/iql_state.h"
+#include "algo/large_batch.h"
 
 _Static_assert(2 * NET_COUNT <= BACKEND_MAX_LANES, "the backward passes take two lanes each");
 _Static_assert(NET_COUNT + 2 <= BACKEND_MAX_LANES, "each forward pass takes a lane");
@@ -23,11 +24,13 @@ static float *state_alloc(IqlState *s, size_t n, Error *err) {
 static void build_schedule(IqlState *s) {
     const Config *c = &s->cfg;
     int64_t epochs = c->steps / (c->steps_per_epoch > 0 ? c->steps_per_epoch : 1);
+    double scale = large_batch_lr_factor(c);  /* 1 unless lr_scaling: see large_batch.h */
     for (int g = 0; g < LR_GROUP_COUNT; g++) {
         s->schedule[g] = (LrSchedule){
-            .lr0 = (float)c->lr[g], .lr_min = (float)c->lr_min,
+            .lr0 = (float)(c->lr[g] * scale), .lr_min = (float)(c->lr_min * scale),
             .t_max = c->lr_t_max > 0 ? c->lr_t_max : (epochs > 0 ? epochs : 1),
             .steps_per_unit = c->steps_per_epoch, .cosine = c->lr_schedule == LR_SCHEDULE_COSINE && c->lr_schedule_groups[g],
+            .warmup_steps = c->lr_warmup_steps,
         };
     }
 }
@@ -176,6 +179,11 @@ static void build_calls(IqlState *s) {
 
 IqlState *iql_create(Backend *b, const Config *cfg, const MemberSpec *members, int n_members,
                      const ReplaySource *data, Error *err) {
+    return iql_create_parallel(b, cfg, members, n_members, data, NULL, err);
+}
+
+IqlState *iql_create_parallel(Backend *b, const Config *cfg, const MemberSpec *members, int n_members,
+                              const ReplaySource *data, Comm *comm, Error *err) {
     IqlState *s = calloc(1, sizeof *s);
     if (!s) {
         error_set(err, "out of host memory");
@@ -193,13 +201,15 @@ IqlState *iql_create(Backend *b, const Config *cfg, const MemberSpec *members, i
         error_set(err, "dataset has %lld transitions; cuiql handles 1 to 2^32 - 1", (long long)data->n);
         goto fail;
     }
-    if (model_layout_init(&s->layout, n_members, s->S, s->A, cfg->hidden, cfg->n_hidden, err) ||
+    if (iql_parallel_init(s, comm, err) ||  /* data parallel: B becomes this rank's share */
+        model_layout_init(&s->layout, n_members, s->S, s->A, cfg->hidden, cfg->n_hidden, err) ||
         alloc_buffers(s, err) || upload_member_settings(s, members, err) || upload_ones(s, err))
         goto fail;
     if (!(s->replay = s->ops->replay_create(b, data, cfg->replay, s->B, err))) goto fail;
     s->sampling = (SamplingArgs){.sequential = cfg->sampling == SAMPLING_SEQUENTIAL, .seed = config_batch_seed(cfg)};
     build_schedule(s);
     build_calls(s);
+    iql_parallel_calls(s);
 
     init_params(s, members);
     if (s->ops->status(b, err) || s->ops->synchronize(b, err)) goto fail;

@@ -54,6 +54,18 @@ struct IqlState {
 
     void *buffers[IQL_MAX_BUFFERS];
     int n_buffers;
+
+    /* data parallel (iql_parallel.c): B is this rank's share of the global batch */
+    Comm *comm;                    /* NULL: a single process */
+    int global_batch;              /* G, the batch the losses' means are over (B when single) */
 };
+
+/* iql_parallel.c: the two hooks iql_create_parallel calls. init (before any buffer) sets comm,
+ * the global batch and this rank's B, refusing a batch the ranks do not divide; calls (after the
+ * step's calls are built) makes the heads divide by G and the gather draw this rank's slots. */
+int iql_parallel_init(IqlState *s, Comm *comm, Error *err);
+void iql_parallel_calls(IqlState *s);
+/* The logged sums [n] of this rank's rows → the global batch's sums (in place, collective). */
+int iql_parallel_sum_stats(IqlState *s, double *sums, int n, Error *err);
 
 #endif

@@ -9,6 +9,7 @@
 #include "base/parse.h"
 #include "cli/commands.h"
 #include "algo/config.h"
+#include "comm/comm.h"
 #include "run/sweep.h"
 #include "run/sweep_memory.h"
 #include "run/trainer.h"
@@ -18,8 +19,8 @@ static void train_usage(FILE *out) {
             "usage: cuiql train [--config FILE] [--dataset FILE] [--out DIR] [--set KEY=VALUE]...\n"
             "                   [--steps N] [--device auto|cpu|cuda] [--resume] [--init-from CKPT]\n"
             "                   [--sweep KEY=V1,V2,...]... [--threads N] [--no-graphs] [--gemm-epilogues]\n"
-            "                   [--parallel-nets] [--shard I/N] [--memory-budget SIZE] [--progress-every S]\n"
-            "                   [--quiet]\n"
+            "                   [--parallel-nets] [--data-parallel] [--shard I/N] [--memory-budget SIZE]\n"
+            "                   [--progress-every S] [--quiet]\n"
             "\n"
             "Trains IQL on an offline dataset (D4RL or Minari HDF5). Settings come from the seed's\n"
             "defaults, then --config, then --dataset/--set/--steps/--device in order.\n"
@@ -47,14 +48,18 @@ static void train_usage(FILE *out) {
             "                     experimental until measured on a GPU (bench/RESULTS.md)\n"
             "  --parallel-nets    CUDA backend: run the networks' forward and backward passes on streams\n"
             "                     of their own, side by side; experimental likewise\n"
+            "  --data-parallel    one rank of a data-parallel run started by mpirun or srun: each of N\n"
+            "                     ranks trains on 1/N of every global batch (batch_size) and the\n"
+            "                     gradients are summed over the ranks (NCCL on GPUs, MPI on CPUs);\n"
+            "                     rank 0 writes the run directory\n"
             "  --quiet            no progress lines\n"
             "  --help-config      every config key with its type, range, default and meaning\n");
 }
 
 /* The value of option argv[*i] ("--x VALUE"), or NULL with a message. */
-static const char *option_value(int argc, char **argv, int *i) {
+static const char *option_value(int argc, char **argv, int *i, Error *err) {
     if (*i + 1 >= argc) {
-        fprintf(stderr, "cuiql train: %s needs a value\n", argv[*i]);
+        error_set(err, "%s needs a value", argv[*i]);
         return NULL;
     }
     return argv[++*i];
@@ -70,6 +75,14 @@ static int parse_sweep_option(TrainOptions *opt, const char *name, const char *v
     return 0;
 }
 
+/* --data-parallel starts the ranks' communicator before anything can fail, so that every
+ * failure after it is reported once, by rank 0, for all ranks (comm/comm.h). */
+static int wants_data_parallel(int argc, char **argv) {
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--data-parallel")) return 1;
+    return 0;
+}
+
 int cmd_train(int argc, char **argv) {
     TrainOptions *optp = calloc(1, sizeof *optp);  /* large (paths and sweep values): heap, not stack */
     Error err = {{0}};
@@ -82,6 +95,7 @@ int cmd_train(int argc, char **argv) {
     }
     optp->use_graphs = 1;
     optp->progress_every = 30;
+    if (wants_data_parallel(argc, argv) && !(optp->comm = comm_world_create(&err))) goto fail;
 
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = NULL;
@@ -94,6 +108,7 @@ int cmd_train(int argc, char **argv) {
             rc = 0;
             goto done;
         } else if (!strcmp(a, "--resume")) optp->resume = 1;
+        else if (!strcmp(a, "--data-parallel")) continue;  /* taken above */
         else if (!strcmp(a, "--quiet")) optp->quiet = 1;
         else if (!strcmp(a, "--no-graphs")) optp->use_graphs = 0;
         else if (!strcmp(a, "--gemm-epilogues")) optp->gemm_epilogues = 1;
@@ -102,7 +117,7 @@ int cmd_train(int argc, char **argv) {
                  !strcmp(a, "--steps") || !strcmp(a, "--device") || !strcmp(a, "--init-from") ||
                  !strcmp(a, "--sweep") || !strcmp(a, "--threads") || !strcmp(a, "--shard") ||
                  !strcmp(a, "--memory-budget") || !strcmp(a, "--progress-every")) {
-            if (!(v = option_value(argc, argv, &i))) goto done;
+            if (!(v = option_value(argc, argv, &i, &err))) goto fail;
             if (!strcmp(a, "--config")) config_path = v;
             else if (!strcmp(a, "--dataset")) dataset = v;
             else if (!strcmp(a, "--out")) snprintf(optp->out_dir, sizeof optp->out_dir, "%s", v);
@@ -116,21 +131,21 @@ int cmd_train(int argc, char **argv) {
             } else {
                 uint64_t t;
                 if (parse_uint64(v, &t) || t > 1024) {
-                    fprintf(stderr, "cuiql train: --threads: expected 0..1024, got '%s'\n", v);
-                    goto done;
+                    error_set(&err, "--threads: expected 0..1024, got '%s'", v);
+                    goto fail;
                 }
                 optp->threads = (int)t;
             }
         } else {
-            fprintf(stderr, "cuiql train: unknown option '%s' (see cuiql train --help)\n", a);
-            goto done;
+            error_set(&err, "unknown option '%s' (see cuiql train --help)", a);
+            goto fail;
         }
     }
 
     if (!optp->out_dir[0]) {
         if (optp->resume) {
-            fprintf(stderr, "cuiql train: --resume needs --out DIR (the run to continue)\n");
-            goto done;
+            error_set(&err, "--resume needs --out DIR (the run to continue)");
+            goto fail;
         }
         time_t t = time(NULL);
         strftime(optp->out_dir, sizeof optp->out_dir, "runs/%Y%m%d-%H%M%S", localtime(&t));
@@ -164,14 +179,18 @@ int cmd_train(int argc, char **argv) {
         rc = 0;
         goto done;
     }
-    fprintf(stderr, "cuiql train: %s\n", err.msg);
+    /* data parallel: the error is every rank's (train_run), and rank 0 says it */
+    if (!optp->comm || optp->comm->rank == 0) fprintf(stderr, "cuiql train: %s\n", err.msg);
     rc = interrupted ? 130 : 1;
     goto done;
 
 fail:
-    fprintf(stderr, "cuiql train: %s\n", err.msg);
+    /* data parallel: the ranks that got further wait in train_run's first agreement */
+    if (optp && optp->comm) comm_agree(optp->comm, -1, &err);
+    if (!optp || !optp->comm || optp->comm->rank == 0) fprintf(stderr, "cuiql train: %s\n", err.msg);
     rc = 1;
 done:
+    if (optp) comm_destroy(optp->comm);
     free(optp);
     free(sets);
     free(sweeps);

@@ -5,6 +5,7 @@
 #include <yaml.h>
 
 #include "cli/commands.h"
+#include "comm/comm.h"
 #include "run/backend_select.h"
 
 #ifdef CUIQL_HAVE_CUDA
@@ -25,4 +26,10 @@ void print_version(void) {
     if (driver) printf("%d.%d", driver / 1000, (driver % 1000) / 10);
     printf("\n");
 #endif
+    char mpi[128], nccl[128] = "";
+    comm_library(mpi, sizeof mpi);
+#ifdef CUIQL_HAVE_CUDA
+    cuda_backend_nccl_version(nccl, sizeof nccl);
+#endif
+    printf("data parallel (--data-parallel): %s%s%s\n", mpi, nccl[0] ? "; GPUs: " : "", nccl);
 }

@@ -19,6 +19,9 @@ typedef struct {
     Backend base;
     int threads;
     double stamps[BACKEND_TIME_SLOTS];  /* time_mark: CLOCK_MONOTONIC seconds */
+    Comm *comm;                         /* data parallel: allreduce_sum's ranks; NULL otherwise */
+    int failed;                         /* sticky: the first failed all-reduce, reported by status */
+    Error error;
 } CpuBackend;
 
 /* The CPU's replay is a view of the host dataset: the data already lives in this memory. */
@@ -29,8 +32,12 @@ struct Replay {
 /* ---- lifetime and memory ------------------------------------------------------------------ */
 
 static void cpu_destroy(Backend *b) { free(b); }
-static int cpu_status(Backend *b, Error *err) { (void)b; (void)err; return 0; }
-static int cpu_synchronize(Backend *b, Error *err) { (void)b; (void)err; return 0; }
+/* Every op but the all-reduce runs to completion and cannot fail. */
+static int cpu_status(Backend *b, Error *err) {
+    CpuBackend *cpu = (CpuBackend *)b;
+    return cpu->failed ? error_set(err, "CPU backend: %s", cpu->error.msg) : 0;
+}
+static int cpu_synchronize(Backend *b, Error *err) { return cpu_status(b, err); }
 
 static void cpu_describe(Backend *b, char *buf, size_t len) {
     CpuBackend *cpu = (CpuBackend *)b;
@@ -167,14 +174,14 @@ static void cpu_row_sums(Backend *b, float *out, const float *in, int64_t rows, 
 
 static void cpu_value_critic_heads(Backend *b, const HeadsArgs *h) {
     (void)b;
-    float inv_batch = 1.0f / (float)h->rows;
+    float inv_batch = iql_inv_batch(h->rows, h->mean_rows);
     for (int p = 0; p < h->members; p++)
         for (int i = 0; i < h->rows; i++) iql_value_critic_row(h, p, i, inv_batch);
 }
 
 static void cpu_policy_head(Backend *b, const PolicyHeadArgs *h) {
     (void)b;
-    float inv_batch = 1.0f / (float)h->rows;
+    float inv_batch = iql_inv_batch(h->rows, h->mean_rows);
     for (int p = 0; p < h->members; p++)
         for (int i = 0; i < h->rows; i++) iql_policy_row(h, p, i, inv_batch);
 }
@@ -205,6 +212,14 @@ static void cpu_polyak(Backend *b, float *target, const float *online, float rho
 static void cpu_copy(Backend *b, float *dst, const float *src, int64_t n) {
     (void)b;
     memcpy(dst, src, sizeof(float) * (size_t)n);
+}
+
+/* In place through the Comm (MPI_Allreduce on the host buffer). A failure is kept for status():
+ * step ops return nothing (backend.h). */
+static void cpu_allreduce_sum(Backend *b, float *buf, int64_t n) {
+    CpuBackend *cpu = (CpuBackend *)b;
+    if (!cpu->comm || cpu->failed || n <= 0) return;
+    if (cpu->comm->ops->allreduce_sum(cpu->comm, buf, n, COMM_FLOAT, &cpu->error)) cpu->failed = 1;
 }
 
 static void cpu_init_uniform(Backend *b, float *dst, int64_t n, float bound, uint64_t seed, uint64_t subsequence) {
@@ -276,6 +291,7 @@ static const BackendOps cpu_ops = {
     .adamw = cpu_adamw,
     .polyak = cpu_polyak,
     .copy = cpu_copy,
+    .allreduce_sum = cpu_allreduce_sum,
     .init_uniform = cpu_init_uniform,
     .time_mark = cpu_time_mark,
     .time_elapsed = cpu_time_elapsed,
@@ -289,6 +305,7 @@ Backend *cpu_backend_create(const BackendOptions *opt, Error *err) {
         return NULL;
     }
     cpu->base.ops = &cpu_ops;
+    cpu->comm = opt ? opt->comm : NULL;
     if (opt && opt->threads > 0) openblas_set_num_threads(opt->threads);
     cpu->threads = openblas_get_num_threads();
     return &cpu->base;

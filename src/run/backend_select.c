@@ -31,17 +31,27 @@ Backend *backend_select(DeviceKind device, const BackendOptions *opt, int verbos
     return cpu_backend_create(opt, err);
 }
 
-int backend_cuda_compiled(void) {
+const char *backend_resolve(DeviceKind device, int device_index) {
 #ifdef CUIQL_HAVE_CUDA
-    return 1;
+    char desc[256];
+    if (device == DEVICE_AUTO) return cuda_backend_probe(device_index, desc, sizeof desc) ? "cuda" : "cpu";
+#else
+    (void)device_index;
+#endif
+    return device == DEVICE_CUDA ? "cuda" : "cpu";
+}
+
+int backend_device_count(void) {
+#ifdef CUIQL_HAVE_CUDA
+    return cuda_backend_device_count();
 #else
     return 0;
 #endif
 }
 
-int backend_cuda_device_count(void) {
+int backend_cuda_compiled(void) {
 #ifdef CUIQL_HAVE_CUDA
-    return cuda_backend_device_count();
+    return 1;
 #else
     return 0;
 #endif

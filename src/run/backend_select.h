@@ -9,10 +9,13 @@
  * usable GPU is an error that says why. */
 Backend *backend_select(DeviceKind device, const BackendOptions *opt, int verbose, Error *err);
 
+/* What `device` resolves to here, without creating the backend: "cpu" or "cuda". */
+const char *backend_resolve(DeviceKind device, int device_index);
+
+/* CUDA devices this process sees (0 without the CUDA backend or a device). */
+int backend_device_count(void);
+
 /* 1 when this build contains the CUDA backend. */
 int backend_cuda_compiled(void);
-
-/* CUDA devices this process sees (after CUDA_VISIBLE_DEVICES); 0 without any, or without CUDA. */
-int backend_cuda_device_count(void);
 
 #endif

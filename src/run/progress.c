@@ -15,6 +15,11 @@ static void format_duration(char *buf, size_t len, double seconds) {
     else snprintf(buf, len, "%dh%02dm", (int)seconds / 3600, ((int)seconds % 3600) / 60);
 }
 
+/* Progress rewritten in place on a terminal. Not under mpirun or srun: a rank's stdout is the
+ * launcher's pseudo-terminal even when the job's output goes to a file, which would get one
+ * endless line of carriage returns. */
+int run_progress_in_place(const Run *run) { return isatty(fileno(stdout)) && !run->opt->comm; }
+
 static int is_sweep(const Run *run) { return run->opt->sweep.n_axes > 0; }
 
 void run_checkpoint_where(const Run *run, char *buf, size_t len) {
@@ -31,6 +36,10 @@ void run_print_start(const Run *run, int64_t start) {
     printf("cuiql: %lld transitions, state %d, action %d; %d member%s on %s; steps %lld..%lld\n",
            (long long)run->data.n, run->data.obs_dim, run->data.act_dim, run->n_all, run->n_all > 1 ? "s" : "", desc,
            (long long)start, (long long)run->cfg->steps);
+    const Comm *c = run->opt->comm;
+    if (c)
+        printf("cuiql: data parallel over %d rank%s: %d rows each of the global batch of %d\n", c->size,
+               c->size > 1 ? "s" : "", run->cfg->batch_size / c->size, run->cfg->batch_size);
     if (is_sweep(run)) {
         const Sweep *sw = &run->opt->sweep;
         printf("cuiql: sweep of %d members (", run->sweep_members);
@@ -84,7 +93,7 @@ static const Member *best_member(const Run *run) {
 
 void run_print_progress(const Run *run, int64_t step, double steps_per_s, const double *evals) {
     if (run->opt->quiet) return;
-    int tty = isatty(fileno(stdout));
+    int tty = run_progress_in_place(run);
     print_step(run, step, steps_per_s, tty);
     if (run->have_scalars) {
         double mean[3] = {0, 0, 0};
@@ -108,7 +117,7 @@ void run_print_progress(const Run *run, int64_t step, double steps_per_s, const 
 void run_print_heartbeat(const Run *run, int64_t step, double now, double *last_print, double steps_per_s) {
     double every = run->opt->progress_every;
     if (run->opt->quiet || every <= 0 || now - *last_print < every) return;
-    int tty = isatty(fileno(stdout));
+    int tty = run_progress_in_place(run);
     print_step(run, step, steps_per_s, tty);
     if (run->P > 1) printf("  %d members", run->P);
     printf("  (the next log is at step %lld)", (long long)((step / run->cfg->log_every + 1) * run->cfg->log_every));
@@ -129,7 +138,7 @@ static int ranks_before(const Member *a, const Member *b) {
 
 void run_print_done(const Run *run, double seconds) {
     if (run->opt->quiet) return;
-    if (isatty(fileno(stdout))) printf("\n");
+    if (run_progress_in_place(run)) printf("\n");
     char dur[32], where[TRAIN_PATH_MAX + 128];
     format_duration(dur, sizeof dur, seconds);
     run_checkpoint_where(run, where, sizeof where);

@@ -58,6 +58,8 @@ typedef struct {
     float *params, *target, *adam_m, *adam_v;  /* one member's host copies */
     float *pop_params, *pop_target, *pop_m, *pop_v; /* the population's, one download each */
     double *scalars;                /* [P][LOG_TRAIN_SCALAR_COUNT] */
+    int agreed;                     /* data parallel: the error in hand is every rank's (else this
+                                       rank's own, which ends them all: data_parallel.h) */
 } Run;
 
 /* run_dir.c */
@@ -83,6 +85,7 @@ int run_check_eval_env(const Run *run, Error *err);
 int run_evaluate(Run *run, double *returns, double *scores, Error *err);
 
 /* progress.c */
+int run_progress_in_place(const Run *run);  /* a terminal's line, rewritten per log */
 void run_print_start(const Run *run, int64_t start);
 /* A group of a population trained in groups starts (nothing for one group). */
 void run_print_group(const Run *run, int64_t start);

@@ -24,6 +24,13 @@ int run_resolve_shard(Run *run, Error *err) {
         return 0;
     }
     if (launcher_from_environment(&run->launch, err)) return error_prefix(err, "sharding the sweep");
+    if (opt->comm) {
+        /* --data-parallel: the launcher's ranks are the run's, all on the same members; a sweep
+         * is sharded only by --shard or a Slurm array */
+        run->launch.rank = 0;
+        run->launch.size = 1;
+        run->launch.rank_source = NULL;
+    }
     if (opt->shard.count > 0) run->shard = opt->shard;
     else sweep_shard_from_launch(&run->launch, &run->shard);
     return 0;
@@ -83,6 +90,16 @@ static int make_groups(Run *run, Error *err) {
 
 int run_plan_groups(Run *run, Error *err) {
     const Config *c = run->cfg;
+    if (run->opt->comm) {
+        /* Data parallel: the ranks step together, so they train one population, as planned by
+         * nobody (each rank's free memory differs) and resumed from the writer's checkpoints. */
+        run->plan = (MemoryPlan){.members = run->n_all, .group_size = run->n_all, .n_groups = 1};
+        run->groups = calloc(1, sizeof *run->groups);
+        if (!run->groups) return error_set(err, "out of host memory");
+        run->groups[0] = (RunGroup){.first = 0, .count = run->n_all, .resume = run->opt->resume};
+        run->n_groups = 1;
+        return 0;
+    }
     const Dataset *d = &run->data;
     int cuda = !strcmp(run->backend->ops->name, "cuda");
     size_t per = sweep_member_bytes(&run->single, c->batch_size, c->target_update_rate < 1.0);

@@ -13,6 +13,7 @@
 
 #include "base/files.h"
 #include "run/backend_select.h"
+#include "run/data_parallel.h"
 #include "run/run_state.h"
 
 /* The one piece of global state: a signal handler can only talk to the loop through a
@@ -56,10 +57,14 @@ static int check_finite(const Run *run, int64_t step, Error *err) {
     return 0;
 }
 
+/* Data parallel: every rank steps, logs (the scalars are the global batch's) and checks its
+ * replica at checkpoints; the writer alone evaluates and writes. An error every rank meets
+ * alike (divergence, a signal, replicas apart) sets run->agreed; any other is the rank's own. */
 static int train_loop(Run *run, int64_t start, int *interrupted, Error *err) {
     const Config *c = run->cfg;
     int64_t total = c->steps;
     int has_env = c->env[0] != '\0';
+    int writer = dp_is_writer(run);
     double *returns = calloc((size_t)run->P * 2, sizeof(double));
     if (!returns) return error_set(err, "out of host memory");
     double *scores = returns + run->P;
@@ -74,19 +79,24 @@ static int train_loop(Run *run, int64_t start, int *interrupted, Error *err) {
         int log_now = step % c->log_every == 0 || final;
         int eval_now = has_env && ((c->eval_every > 0 && step % c->eval_every == 0) || final);
         int ckpt_now = c->checkpoint_every > 0 && step % c->checkpoint_every == 0;
-        if (stop_signal) {
+        int stop = stop_signal;
+        if ((rc = dp_agree_stop(run, &stop, err))) break;  /* all ranks stop after the same step */
+        if (stop) {
             *interrupted = 1;
             rc = run->backend->ops->status(run->backend, err);
-            if (!rc) rc = run_save_checkpoints(run, step, 0, err);
-            char where[TRAIN_PATH_MAX + 128];
-            run_checkpoint_where(run, where, sizeof where);
-            if (!rc) rc = error_set(err, "interrupted by %s at step %lld; checkpoint written to %s",
-                                    stop_signal == SIGINT ? "SIGINT" : "SIGTERM", (long long)step, where);
+            if (!rc && writer) rc = run_save_checkpoints(run, step, 0, err);
+            if (!rc) {
+                char where[TRAIN_PATH_MAX + 128];
+                run_checkpoint_where(run, where, sizeof where);
+                run->agreed = 1;
+                rc = error_set(err, "interrupted by %s at step %lld; checkpoint written to %s",
+                               stop == SIGINT ? "SIGINT" : "SIGTERM", (long long)step, where);
+            }
             break;
         }
         if (!log_now && !eval_now && !ckpt_now && !final) {
             double t = now_seconds();
-            run_print_heartbeat(run, step, t, &t_printed, (double)(step - step_last) / (t - t_last));
+            if (writer) run_print_heartbeat(run, step, t, &t_printed, (double)(step - step_last) / (t - t_last));
             continue;
         }
 
@@ -100,20 +110,27 @@ static int train_loop(Run *run, int64_t start, int *interrupted, Error *err) {
             }
             steps_per_s = (double)(step - step_last) / (now_seconds() - t_last);
             run->have_scalars = 1;
-            if ((rc = check_finite(run, step, err))) break;
+            if ((rc = check_finite(run, step, err))) {
+                run->agreed = 1;  /* the scalars are the global batch's: every rank sees the same */
+                break;
+            }
         }
-        if (eval_now && (rc = run_evaluate(run, returns, scores, err))) break;
-        if ((rc = log_row(run, step, log_now, steps_per_s, eval_now ? returns : NULL, scores, err))) break;
-        if ((eval_now || final) && (rc = run_record_results(run, step, eval_now ? returns : NULL, scores, err))) break;
-        if (log_now || eval_now) {
-            run_print_progress(run, step, steps_per_s, eval_now ? returns : NULL);
-            t_printed = now_seconds();
+        if ((ckpt_now || final) && (rc = dp_check_replicas(run, step, err))) break;
+        if (writer) {
+            if (eval_now && (rc = run_evaluate(run, returns, scores, err))) break;
+            if ((rc = log_row(run, step, log_now, steps_per_s, eval_now ? returns : NULL, scores, err))) break;
+            if ((eval_now || final) && (rc = run_record_results(run, step, eval_now ? returns : NULL, scores, err)))
+                break;
+            if (log_now || eval_now) {
+                run_print_progress(run, step, steps_per_s, eval_now ? returns : NULL);
+                t_printed = now_seconds();
+            }
+            if (ckpt_now || final) rc = run_save_checkpoints(run, step, ckpt_now, err);
         }
-        if (ckpt_now || final) rc = run_save_checkpoints(run, step, ckpt_now, err);
         t_last = now_seconds();  /* logging, evaluation and checkpoints stay out of steps/s */
         step_last = step;
     }
-    if (rc && !run->opt->quiet && isatty(fileno(stdout))) printf("\n");
+    if (rc && writer && !run->opt->quiet && run_progress_in_place(run)) printf("\n");
     free(returns);
     return rc;
 }
@@ -169,12 +186,12 @@ static int alloc_host_buffers(Run *run, Error *err) {
 static int create_backend(Run *run, Error *err) {
     const TrainOptions *opt = run->opt;
     const Config *c = run->cfg;
-    int device = 0;
-    if (opt->sweep.n_axes && run->shard.count > 1 && c->device != DEVICE_CPU)
-        device = sweep_shard_device(&run->launch, &run->shard, backend_cuda_device_count());
+    int device = dp_device_index(run);  /* data parallel: the rank's place on its node; else 0 */
+    if (!opt->comm && opt->sweep.n_axes && run->shard.count > 1 && c->device != DEVICE_CPU)
+        device = sweep_shard_device(&run->launch, &run->shard, backend_device_count());
     BackendOptions bopt = {.threads = opt->threads, .device_index = device, .precision = c->precision,
                            .use_graphs = opt->use_graphs, .gemm_epilogues = opt->gemm_epilogues,
-                           .parallel_nets = opt->parallel_nets};
+                           .parallel_nets = opt->parallel_nets, .comm = opt->comm};
     return (run->backend = backend_select(c->device, &bopt, !opt->quiet, err)) ? 0 : -1;
 }
 
@@ -190,9 +207,41 @@ static int create_population(Run *run, Error *err) {
         .state_row = d->state_row, .next_row = d->next_row, .actions = d->actions, .rewards = d->rewards,
         .terminals = d->terminals,
     };
-    run->iql = iql_create(run->backend, c, specs, run->P, &src, err);
+    run->iql = iql_create_parallel(run->backend, c, specs, run->P, &src, run->opt->comm, err);
     free(specs);
     return run->iql ? 0 : -1;
+}
+
+/* The group's starting state: the writer reads --resume's checkpoints or --init-from's weights
+ * (the ranks agree on how that went), then every rank takes the writer's state. */
+static int starting_state(Run *run, int resume, int64_t *start, Error *err) {
+    const TrainOptions *opt = run->opt;
+    int rc = 0;
+    *start = 0;
+    if (dp_is_writer(run)) {
+        if (resume) rc = run_resume(run, start, err);
+        if (!rc && opt->init_from[0]) rc = run_init_from(run, opt->init_from, err);
+        if (!rc && *start >= run->cfg->steps)
+            rc = error_set(err, "--resume: the run is already at step %lld of %lld (raise --steps to continue)",
+                           (long long)*start, (long long)run->cfg->steps);
+    }
+    if (dp_agree(run, rc, err)) {
+        run->agreed = 1;
+        return -1;
+    }
+    return dp_share_state(run, start, err);
+}
+
+/* The writer's files for the group: DIR's own when training first starts (not by a resume
+ * with nothing to do), the results table, the members' directories and logs. */
+static int open_group_outputs(Run *run, int64_t start, Error *err) {
+    if (!run->outputs_open && (run_open_outputs(run, err) || run_open_results(run, err))) return -1;
+    if (!run->outputs_open) run_print_start(run, start);
+    run->outputs_open = 1;
+    run_cut_results(run, start);
+    if (run_open_members(run, start, err)) return -1;
+    run_print_group(run, start);
+    return 0;
 }
 
 /* Trains group g of the members (all of them when there is one group) from its checkpoints or
@@ -210,20 +259,11 @@ static int train_group(Run *run, int g, int *interrupted, int *trained, Error *e
     int64_t start = 0;
     int rc = -1;
     if (create_population(run, err) || (!run->params && alloc_host_buffers(run, err))) goto done;
-    if (grp->resume && run_resume(run, &start, err)) goto done;
-    if (opt->init_from[0] && run_init_from(run, opt->init_from, err)) goto done;
-    if (start >= c->steps) {
-        error_set(err, "--resume: the run is already at step %lld of %lld (raise --steps to continue)",
-                  (long long)start, (long long)c->steps);
+    if (starting_state(run, grp->resume, &start, err)) goto done;
+    if (dp_agree(run, dp_is_writer(run) ? open_group_outputs(run, start, err) : 0, err)) {
+        run->agreed = 1;
         goto done;
     }
-    /* DIR's own files are written when training starts, not by a resume with nothing to do */
-    if (!run->outputs_open && (run_open_outputs(run, err) || run_open_results(run, err))) goto done;
-    if (!run->outputs_open) run_print_start(run, start);
-    run->outputs_open = 1;
-    run_cut_results(run, start);
-    if (run_open_members(run, start, err)) goto done;
-    run_print_group(run, start);
     *trained = 1;
     rc = train_loop(run, start, interrupted, err);
 done:;
@@ -234,30 +274,41 @@ done:;
     return rc;
 }
 
-int train_run(const TrainOptions *opt, int *interrupted, Error *err) {
-    Run run = {.opt = opt, .cfg = &opt->cfg};
-    *interrupted = 0;
-    int rc = -1;
-    const Config *c = &opt->cfg;
+/* Everything a rank does on its own before the ranks compare notes: the config, the shard of
+ * a sweep, the data, the members. */
+static int setup_local(Run *run, Error *err) {
+    const TrainOptions *opt = run->opt;
+    const Config *c = run->cfg;
     if (config_validate(c, err)) return -1;
     if (!c->dataset[0]) return error_set(err, "no dataset: give --dataset FILE or set 'dataset' in the config");
     if (opt->resume && opt->init_from[0]) return error_set(err, "--resume and --init-from exclude each other");
-    if (run_resolve_shard(&run, err)) return -1;
+    if (opt->comm && iql_parallel_check_batch(c->batch_size, opt->comm->size, err)) return -1;
+    if (run_resolve_shard(run, err) || load_data(run, err) || (c->env[0] && run_check_eval_env(run, err)) ||
+        run_make_members(run, err) ||
+        model_layout_init(&run->single, 1, run->data.obs_dim, run->data.act_dim, c->hidden, c->n_hidden, err))
+        return -1;
+    if (!(run->scalars = calloc((size_t)(run->n_all ? run->n_all : 1) * LOG_TRAIN_SCALAR_COUNT, sizeof(double))))
+        return error_set(err, "out of host memory");
+    return 0;
+}
 
-    if (load_data(&run, err) || (c->env[0] && run_check_eval_env(&run, err)) || run_make_members(&run, err) ||
-        model_layout_init(&run.single, 1, run.data.obs_dim, run.data.act_dim, c->hidden, c->n_hidden, err))
-        goto done;
+int train_run(const TrainOptions *opt, int *interrupted, Error *err) {
+    Run run = {.opt = opt, .cfg = &opt->cfg};
+    *interrupted = 0;
+    const Config *c = &opt->cfg;
+    int rc = setup_local(&run, err);
+    if (opt->comm) {
+        rc = dp_check_setup(&run, rc, err);
+        run.agreed = rc != 0;  /* from here on a failure is a rank's own unless marked agreed */
+    }
+    if (rc) goto done;
     if (run.n_all == 0) {
-        if (!opt->quiet)
+        if (!opt->quiet && dp_is_writer(&run))
             printf("cuiql: shard %d/%d of a %d-member sweep has no members: nothing to train\n", run.shard.index,
                    run.shard.count, run.sweep_members);
-        rc = 0;
         goto done;
     }
-    if (!(run.scalars = calloc((size_t)run.n_all * LOG_TRAIN_SCALAR_COUNT, sizeof(double)))) {
-        error_set(err, "out of host memory");
-        goto done;
-    }
+    rc = -1;
     if (create_backend(&run, err) || run_plan_groups(&run, err)) goto done;
 
     struct sigaction sa = {.sa_handler = on_stop_signal};
@@ -279,11 +330,12 @@ int train_run(const TrainOptions *opt, int *interrupted, Error *err) {
     if (rc == 0 && !trained_any)
         printf("cuiql: all %d members%s are already at step %lld (raise --steps to continue)\n", run.n_all,
                run.shard.count > 1 ? " of this shard" : "", (long long)c->steps);
-    else if (rc == 0) run_print_done(&run, now_seconds() - t0);
+    else if (rc == 0 && dp_is_writer(&run)) run_print_done(&run, now_seconds() - t0);
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
 
 done:
+    if (rc && !run.agreed) dp_fail_alone(&run, err);  /* data parallel: ends every rank */
     run_cleanup(&run);
     return rc;
 }

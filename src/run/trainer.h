@@ -13,6 +13,7 @@
 #define CUIQL_RUN_TRAINER_H
 
 #include "algo/config.h"
+#include "cuiql/comm.h"
 #include "cuiql/error.h"
 #include "run/sweep.h"
 #include "run/sweep_shard.h"
@@ -30,13 +31,17 @@ typedef struct {
     int gemm_epilogues;              /* CUDA: bias + ReLU fused into the GEMMs (default 0) */
     int parallel_nets;               /* CUDA: the networks on streams of their own (default 0) */
     int quiet;                       /* no progress lines */
+    Comm *comm;                      /* --data-parallel: this process's ranks; NULL: one process
+                                        (run/data_parallel.h) */
     SweepShard shard;                /* --shard I/N; count 0 when not given (then from the launcher) */
     size_t memory_budget;            /* --memory-budget: bytes a population may use; 0 = the backend's free memory */
     double progress_every;           /* seconds without a line before a step/rate line (0: only logged steps) */
 } TrainOptions;
 
 /* Runs training. Returns 0 when done; on failure or interruption the message says what and
- * where, and checkpoints written before are intact. *interrupted is set when a signal ended it. */
+ * where, and checkpoints written before are intact. *interrupted is set when a signal ended it.
+ * Data parallel: collective; an error returned is every rank's (rank 0 prints it), and a
+ * failure of one rank alone ends every rank from inside (run/data_parallel.h). */
 int train_run(const TrainOptions *opt, int *interrupted, Error *err);
 
 #endif

@@ -70,6 +70,9 @@ static int config_diff(const Config *a, const Config *b, const char *what) {
     for (int g = 0; g < LR_GROUP_COUNT; g++) INT(lr_schedule_groups[g]);
     INT(lr_t_max);
     INT(steps_per_epoch);
+    INT(lr_scaling);
+    INT(lr_base_batch);
+    INT(lr_warmup_steps);
     INT(sampling);
     INT(seed);
     INT(batch_seed);
@@ -96,6 +99,7 @@ static const char *const scramble_sets[] = {
     "log_std_min=-5", "log_std_max=1", "lr_policy=2e-4", "lr_value=2e-3", "lr_q=3e-3",
     "lr_min=1e-6", "weight_decay=1e-4", "adam_beta1=0.8", "adam_beta2=0.99", "adam_eps=1e-6",
     "lr_schedule=constant", "lr_schedule_groups=[value]", "lr_t_max=7", "steps_per_epoch=10",
+    "lr_scaling=sqrt", "lr_base_batch=128", "lr_warmup_steps=50",
     "sampling=sequential", "seed=42", "batch_seed=7", "log_every=10", "checkpoint_every=500",
     "env=pendulum", "eval_every=100", "eval_episodes=3", "device=cpu", "replay=host",
     "precision=tf32",

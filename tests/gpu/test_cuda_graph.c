@@ -10,7 +10,9 @@
  * differences in a near-zero gradient into a full-size step; the op tests check precision). Midway the step counter jumps (as
  * a resume from a checkpoint would set it): graphs must read the new step, and the host
  * replay's prefetched batch must be recognised as stale. The host replays must have served
- * every other batch from the overlapped staging path.
+ * every other batch from the overlapped staging path. Each run is repeated as rank 1 of 3 of a
+ * data-parallel run (the sampling args' slot offset and global batch), which the host replay's
+ * staged header must carry like the seed.
  * Exits 77 (skipped) when no CUDA device is usable. */
 #include <math.h>
 #include <stdio.h>
@@ -93,6 +95,9 @@ static void issue_mini_step(void *arg) {
     o->finish_step(b, s->scalars);
 }
 
+/* Data parallel: this process as rank 1 of 3, holding global slots [B, 2B) (0: a single process). */
+static int slice_rank;
+
 static int mini_create(Mini *s, Backend *b, const ReplaySource *src, ReplayKind mode, int sequential) {
     memset(s, 0, sizeof *s);
     s->b = b;
@@ -101,7 +106,8 @@ static int mini_create(Mini *s, Backend *b, const ReplaySource *src, ReplayKind 
     s->replay = s->ops->replay_create(b, src, mode, B, &err);
     CHECK(s->replay != NULL, "%s replay_create: %s", s->ops->name, err.msg);
     if (!s->replay) return -1;
-    s->sampling = (SamplingArgs){.sequential = sequential, .seed = 2718281828ull};
+    s->sampling = (SamplingArgs){.sequential = sequential, .seed = 2718281828ull, .slot_offset = slice_rank * B,
+                                 .global_rows = slice_rank ? 3 * B : 0};
     for (int g = 0; g < LR_GROUP_COUNT; g++)
         s->schedule[g] = (LrSchedule){.lr0 = 1e-3f, .lr_min = 1e-5f, .t_max = 50, .steps_per_unit = 1, .cosine = 1};
     s->scalars = must_alloc(s, sizeof(StepScalars));
@@ -296,8 +302,10 @@ int main(void) {
     float *bufs[4];
     uint32_t *rows[2];
     make_data(&src, bufs, rows);
-    run(0, &src);
-    run(1, &src);
+    for (slice_rank = 0; slice_rank < 2; slice_rank++) {
+        run(0, &src);
+        run(1, &src);
+    }
     for (int i = 0; i < 4; i++) free(bufs[i]);
     for (int i = 0; i < 2; i++) free(rows[i]);
     return test_finish("cuda_graph", 0);

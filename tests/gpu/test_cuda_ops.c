@@ -566,7 +566,9 @@ static void test_sample_batch(Backends *bk) {
                         BatchPair p = batch_pair_new(bk, B, d.S, d.A);
                         for (int f = 0; f < 7; f++) mirror_poison(bk, batch_fields(&p, f));
                         ScalarPair s = scalars_new(bk, steps[si]);
-                        SamplingArgs args = {.sequential = seq, .seed = 0x123456789abcull + (uint64_t)si};
+                        /* odd step indices as a data-parallel rank: global slots [B, 2B) of 3B */
+                        SamplingArgs args = {.sequential = seq, .seed = 0x123456789abcull + (uint64_t)si,
+                                             .slot_offset = si & 1 ? B : 0, .global_rows = si & 1 ? 3 * B : 0};
                         Batch bc = batch_view(&p, B, 0), bg = batch_view(&p, B, 1);
                         bk->cpu->ops->sample_batch(bk->cpu, rc, &args, s.cpu, &bc);
                         bk->gpu->ops->sample_batch(bk->gpu, rg, &args, s.gpu, &bg);

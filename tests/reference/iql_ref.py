@@ -64,6 +64,9 @@ class IQLConfig:
     lr_t_max: int = 100              # in epochs; 0 = the whole run
     steps_per_epoch: int = 1000
     batch_size: int = 256
+    lr_scaling: str = "none"         # large batches: lrs and lr_min x (batch_size / lr_base_batch)^{0, 1/2, 1}
+    lr_base_batch: int = 256
+    lr_warmup_steps: int = 0         # update k (0-based) takes (k + 1) / W of its lr while k < W
 
     def with_(self, **kw) -> "IQLConfig":
         return replace(self, **kw)
@@ -330,14 +333,17 @@ def group_lr(cfg: IQLConfig, group: str, step: int, total_steps: int) -> float:
     """Learning rate of `group` for the update that follows `step` completed updates.
     Epochs completed = floor(step / steps_per_epoch); T_max = lr_t_max epochs, or the whole run
     (total_steps / steps_per_epoch epochs) when lr_t_max is 0."""
-    lr0 = getattr(cfg, GROUP_LR[group])
+    ratio = cfg.batch_size / cfg.lr_base_batch
+    scale = {"none": 1.0, "sqrt": math.sqrt(ratio), "linear": ratio}[cfg.lr_scaling]
+    lr0 = getattr(cfg, GROUP_LR[group]) * scale
+    warm = (step + 1) / cfg.lr_warmup_steps if step < cfg.lr_warmup_steps else 1.0
     if cfg.lr_schedule == "constant" or group not in cfg.lr_schedule_groups:
-        return lr0
+        return lr0 * warm
     if cfg.lr_schedule != "cosine":
         raise ValueError(f"lr_schedule {cfg.lr_schedule!r}")
     t = step // cfg.steps_per_epoch
     t_max = cfg.lr_t_max if cfg.lr_t_max > 0 else total_steps / cfg.steps_per_epoch
-    return cosine_lr(lr0, cfg.lr_min, t, t_max)
+    return cosine_lr(lr0, cfg.lr_min * scale, t, t_max) * warm
 
 
 # ---------------------------------------------------------------------------------------------

@@ -273,6 +273,15 @@ def selftest_optimiser(t: Tally):
     ok &= all(R.group_lr(c.with_(lr_schedule="constant"), g, 7, 12) == getattr(c, R.GROUP_LR[g]) for g in R.GROUP_LR)
     t.check(ok, "self-test schedule: epochs = floor(step/steps_per_epoch), listed groups only, lr_t_max=0 = whole run")
 
+    # Large batches: LB-SAC's own numbers (docs/algorithm.md): 3e-4 at 256, sqrt to 10,000.
+    lb = R.IQLConfig(lr_q=3e-4, lr_schedule="constant", batch_size=10000, lr_scaling="sqrt")
+    ok = abs(R.group_lr(lb, "q", 0, 10) - 1.875e-3) < 1e-15
+    ok &= abs(R.group_lr(lb.with_(lr_scaling="linear"), "q", 0, 10) - 3e-4 * 10000 / 256) < 1e-15
+    ok &= R.group_lr(lb.with_(lr_scaling="none"), "q", 0, 10) == 3e-4
+    w = lb.with_(lr_scaling="none", lr_warmup_steps=4)
+    ok &= [R.group_lr(w, "q", k, 10) for k in range(6)] == [3e-4 * f for f in (0.25, 0.5, 0.75, 1.0, 1.0, 1.0)]
+    t.check(ok, "self-test large-batch rules: sqrt 256 -> 10,000 gives 3e-4 -> 1.875e-3; linear; warm-up (k+1)/W")
+
 
 def selftest_step(t: Tally):
     rng = np.random.default_rng(99)
@@ -333,6 +342,13 @@ CASES = [
     ("weight_decay 0.01 cosine T_max=5 epochs of 2 steps hidden [32,32]",
      BASE.with_(weight_decay=0.01, lr_t_max=5, steps_per_epoch=2, lr_min=1e-5, hidden=(32, 32),
                 lr_policy=3e-3, lr_value=3e-3, lr_q=3e-3), {}),
+    # Large-batch rules: sqrt scaling from a base batch of 16 (x2 at batch 64) on a cosine
+    # schedule with a floor, and a 5-step warm-up inside the 12 steps.
+    ("lr_scaling sqrt base 16, warm-up 5 steps, cosine T_max=5 epochs of 2 steps, lr_min",
+     BASE.with_(lr_scaling="sqrt", lr_base_batch=16, lr_warmup_steps=5, lr_t_max=5, steps_per_epoch=2,
+                lr_min=1e-5, lr_policy=1e-3), {}),
+    ("lr_scaling linear base 128, warm-up 20 steps (longer than the run), constant",
+     BASE.with_(lr_scaling="linear", lr_base_batch=128, lr_warmup_steps=20, lr_schedule="constant"), {}),
     ("max_action 2, log_std clamp active, beta 10, adv_clip 1",
      BASE.with_(max_action=2.0, log_std_min=-1.0, log_std_max=0.5, beta=10.0, adv_clip=1.0, lr_policy=1e-3),
      {"log_std": np.array([-2.0, 0.2, 1.0])}),
@@ -344,7 +360,7 @@ def config_sets(cfg: R.IQLConfig) -> dict:
     keys = ["discount", "tau", "beta", "adv_clip", "value_target", "target_update_rate", "q_loss",
             "policy", "hidden", "max_action", "log_std_min", "log_std_max", "lr_policy", "lr_value",
             "lr_q", "lr_min", "weight_decay", "lr_schedule", "lr_schedule_groups", "lr_t_max",
-            "steps_per_epoch", "batch_size"]
+            "steps_per_epoch", "batch_size", "lr_scaling", "lr_base_batch", "lr_warmup_steps"]
     sets = {k: getattr(cfg, k) for k in keys}
     sets.update({"sampling": "sequential", "seed": 0, "log_every": 1, "checkpoint_every": STEPS})
     return sets

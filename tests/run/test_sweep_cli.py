@@ -202,6 +202,15 @@ def test_shards():
           f"each rank says its shard:\n{r.stdout}")
     same_members("by_mpi")
     same_report("by_mpi")
+    # with --data-parallel the ranks are the run's, not shards: one population, every member
+    r = subprocess.run(cmd[:cmd.index("--out") + 1] + ["dp_sweep"] + cmd[cmd.index("--out") + 2:] + ["--data-parallel"],
+                       capture_output=True, text=True, env=e, timeout=600)
+    if "data parallel" in subprocess.run([BIN, "--version"], capture_output=True, text=True).stdout:
+        table = rows("dp_sweep/sweep.csv") if os.path.exists("dp_sweep/sweep.csv") else []
+        check(r.returncode == 0 and "data parallel over 2 ranks" in r.stdout and "shard" not in r.stdout and
+              len(table) == 16 and not [n for n in os.listdir("dp_sweep") if n.startswith("sweep-shard-")],
+              f"--data-parallel sweep under mpirun: one population of 8, not shards ({r.stderr.strip()[-1500:]}):\n"
+              f"{r.stdout[-1500:]}")
 
 
 def test_groups_and_alone():
@@ -305,7 +314,7 @@ def test_progress_and_errors():
 
 
 def main():
-    for d in ["full", "by_flag", "by_slurm", "by_mpi", "nofit", "grouped", "alone", "ref120", "killed", "partial", "mixed",
+    for d in ["full", "by_flag", "by_slurm", "by_mpi", "dp_sweep", "nofit", "grouped", "alone", "ref120", "killed", "partial", "mixed",
               "heartbeat", "noeval", "bad1", "bad2", "bad3", "empty_shard"]:
         shutil.rmtree(d, ignore_errors=True)
     r = subprocess.run([BIN, "gen", "--env", "pendulum", "--behavior", "mixed", "--episodes", "10", "--out", "pend.h5"],
