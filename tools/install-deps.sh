@@ -3,7 +3,8 @@
 # with sudo): a C compiler, CMake, HDF5, OpenBLAS, libyaml; and the Python packages the tests
 # use as independent references (NumPy, h5py, tensorboard, gymnasium, matplotlib).
 # The CUDA toolkit is optional: with nvcc on PATH the CUDA backend is built too. OpenMPI is
-# for data-parallel training (--data-parallel) and its tests.
+# for data-parallel training (--data-parallel) and its tests; OpenMPI's mpirun and Slurm with
+# munge (a one-node cluster: tools/slurm-local.sh) are also the sharded-sweep tests' launchers.
 #
 # Quiet when everything is present. Otherwise each step says `install-deps: <step>`; a step
 # that fails prints the failing command's own output (its last lines; the whole log stays in
@@ -25,6 +26,8 @@ APT_PACKAGES=(
   "pc:yaml-0.1 libyaml-dev"
   "cmd:mpicc libopenmpi-dev"
   "cmd:mpirun openmpi-bin"
+  "cmd:sbatch slurm-wlm"
+  "cmd:munged munge"
   "cmd:python3 python3"
   "py:pip python3-pip"
 )

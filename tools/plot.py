@@ -2,6 +2,8 @@
 """Draws a run's training curves to a PNG: the three losses and the evaluation return.
 
     tools/plot.py RUN_DIR [--out PNG] [--reference LABEL=VALUE]... [--bc BC_RUN_DIR] [--smoothing W]
+    tools/plot.py SWEEP_DIR [--out PNG]            the tau x beta heatmap (tools/sweep_plot.py)
+    tools/plot.py SWEEP_DIR --curves [...]         every member's curves instead
 
 RUN_DIR is a run directory of `cuiql train` (metrics.csv) or a sweep's (sweep.txt and one
 member directory each). Losses are logged from single batches, so each is drawn smoothed — an
@@ -11,7 +13,7 @@ curve drawn faint. eval/return is drawn over the
 steps it was measured at, with horizontal reference lines: the dataset's mean return, the
 scripted expert and anything else found in RUN_DIR/references.json (written by tools/report.py:
 {"label": value, ...}) or given with --reference; --bc adds the last evaluation of a behaviour
-cloning run. A sweep gets one line per member, labelled (τ, β, seed). Writes RUN_DIR/curves.png
+cloning run. With --curves a sweep gets one line per member, labelled (τ, β, seed). Writes RUN_DIR/curves.png
 unless --out says otherwise, and prints its path.
 
 metrics.csv: columns step, wall_time, then one per tag; an empty cell means the tag was not
@@ -178,7 +180,14 @@ def main(argv):
                     help="a horizontal line on the evaluation panel (repeatable)")
     ap.add_argument("--bc", metavar="BC_RUN_DIR", help="a behaviour cloning run whose last evaluation is drawn as a line")
     ap.add_argument("--smoothing", type=float, default=0.9, help="EMA weight per logged point, 0..1 (default 0.9)")
+    ap.add_argument("--curves", action="store_true",
+                    help="on a sweep directory: every member's curves instead of the tau x beta heatmap")
     args = ap.parse_args(argv)
+    if os.path.exists(os.path.join(args.run_dir, "sweep.txt")) and not args.curves:
+        # a sweep: tools/sweep_plot.py's heatmap and its best three curves
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        import sweep_plot
+        return sweep_plot.main([args.run_dir] + (["--out", args.out] if args.out else []))
     if not 0 <= args.smoothing < 1:
         raise SystemExit(f"plot: --smoothing: expected a weight in [0, 1), got {args.smoothing}")
     runs = [(label, read_metrics(path)) for label, path in members(args.run_dir)]

@@ -11,6 +11,7 @@
 #include "algo/config.h"
 #include "comm/comm.h"
 #include "run/sweep.h"
+#include "run/sweep_memory.h"
 #include "run/trainer.h"
 
 static void train_usage(FILE *out) {
@@ -18,7 +19,8 @@ static void train_usage(FILE *out) {
             "usage: cuiql train [--config FILE] [--dataset FILE] [--out DIR] [--set KEY=VALUE]...\n"
             "                   [--steps N] [--device auto|cpu|cuda] [--resume] [--init-from CKPT]\n"
             "                   [--sweep KEY=V1,V2,...]... [--threads N] [--no-graphs] [--gemm-epilogues]\n"
-            "                   [--parallel-nets] [--data-parallel] [--quiet]\n"
+            "                   [--parallel-nets] [--data-parallel] [--shard I/N] [--memory-budget SIZE]\n"
+            "                   [--progress-every S] [--quiet]\n"
             "\n"
             "Trains IQL on an offline dataset (D4RL or Minari HDF5). Settings come from the seed's\n"
             "defaults, then --config, then --dataset/--set/--steps/--device in order.\n"
@@ -33,7 +35,13 @@ static void train_usage(FILE *out) {
             "                     is used when no --config is given)\n"
             "  --init-from CKPT   start from CKPT's network weights, at step 0 with fresh optimisers\n"
             "  --sweep K=V1,V2    train the cross product of values of tau, beta, seed as one population;\n"
-            "                     each member gets DIR/tau{t}-beta{b}-seed{s}/\n"
+            "                     each member gets DIR/tau{t}-beta{b}-seed{s}/; results in DIR/sweep.csv\n"
+            "                     (cuiql sweep-report DIR ranks them)\n"
+            "  --shard I/N        train only the sweep's members m with m mod N = I (default: from a Slurm\n"
+            "                     array task or an mpirun/srun rank; --shard 0/1: the whole sweep)\n"
+            "  --memory-budget S  memory the population may use (512M, 8G; default: what the device has\n"
+            "                     free); more members than fit train in consecutive groups\n"
+            "  --progress-every S a progress line at least every S seconds (default 30; 0: only at logs)\n"
             "  --threads N        CPU backend: BLAS threads (default: all cores)\n"
             "  --no-graphs        CUDA backend: launch kernels one by one instead of replaying a graph\n"
             "  --gemm-epilogues   CUDA backend: fuse each layer's bias and ReLU into its GEMM (cuBLASLt);\n"
@@ -57,6 +65,16 @@ static const char *option_value(int argc, char **argv, int *i, Error *err) {
     return argv[++*i];
 }
 
+/* --shard, --memory-budget, --progress-every */
+static int parse_sweep_option(TrainOptions *opt, const char *name, const char *v, Error *err) {
+    if (!strcmp(name, "--shard")) return sweep_shard_parse(v, &opt->shard, err);
+    if (!strcmp(name, "--memory-budget"))
+        return sweep_parse_bytes(v, &opt->memory_budget, err) ? error_prefix(err, "--memory-budget") : 0;
+    if (parse_double(v, &opt->progress_every) || opt->progress_every < 0)
+        return error_set(err, "--progress-every: expected seconds >= 0, got '%s'", v);
+    return 0;
+}
+
 /* --data-parallel starts the ranks' communicator before anything can fail, so that every
  * failure after it is reported once, by rank 0, for all ranks (comm/comm.h). */
 static int wants_data_parallel(int argc, char **argv) {
@@ -76,6 +94,7 @@ int cmd_train(int argc, char **argv) {
         goto done;
     }
     optp->use_graphs = 1;
+    optp->progress_every = 30;
     if (wants_data_parallel(argc, argv) && !(optp->comm = comm_world_create(&err))) goto fail;
 
     for (int i = 1; i < argc; i++) {
@@ -96,7 +115,8 @@ int cmd_train(int argc, char **argv) {
         else if (!strcmp(a, "--parallel-nets")) optp->parallel_nets = 1;
         else if (!strcmp(a, "--config") || !strcmp(a, "--dataset") || !strcmp(a, "--out") || !strcmp(a, "--set") ||
                  !strcmp(a, "--steps") || !strcmp(a, "--device") || !strcmp(a, "--init-from") ||
-                 !strcmp(a, "--sweep") || !strcmp(a, "--threads")) {
+                 !strcmp(a, "--sweep") || !strcmp(a, "--threads") || !strcmp(a, "--shard") ||
+                 !strcmp(a, "--memory-budget") || !strcmp(a, "--progress-every")) {
             if (!(v = option_value(argc, argv, &i, &err))) goto fail;
             if (!strcmp(a, "--config")) config_path = v;
             else if (!strcmp(a, "--dataset")) dataset = v;
@@ -106,7 +126,9 @@ int cmd_train(int argc, char **argv) {
             else if (!strcmp(a, "--device")) device = v;
             else if (!strcmp(a, "--init-from")) snprintf(optp->init_from, sizeof optp->init_from, "%s", v);
             else if (!strcmp(a, "--sweep")) sweeps[n_sweeps++] = (char *)v;
-            else {
+            else if (!strcmp(a, "--shard") || !strcmp(a, "--memory-budget") || !strcmp(a, "--progress-every")) {
+                if (parse_sweep_option(optp, a, v, &err)) goto fail;
+            } else {
                 uint64_t t;
                 if (parse_uint64(v, &t) || t > 1024) {
                     error_set(&err, "--threads: expected 0..1024, got '%s'", v);

@@ -58,7 +58,7 @@ static char *settings_text(const Run *run, Error *err) {
     for (char *line = strtok(yaml, "\n"); line; line = strtok(NULL, "\n"))
         if (line[0] != '#' && strncmp(line, "dataset:", 8)) fprintf(f, "%s\n", line);
     fprintf(f, "members:");
-    for (int p = 0; p < run->P; p++) fprintf(f, " %s", run->members[p].name);
+    for (int p = 0; p < run->n_all; p++) fprintf(f, " %s", run->all[p].name);
     fprintf(f, "\n--resume: %s\n--init-from: %s\n", run->opt->resume ? "yes" : "no", run->opt->init_from);
     fprintf(f, "backend: %s\n", backend_resolve(run->cfg->device, dp_device_index(run)));
     const Dataset *d = &run->data;

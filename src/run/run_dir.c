@@ -1,6 +1,8 @@
 /* run_dir.c — a run's members and its directories: DIR for a single run; DIR and one
- * subdirectory per member for a sweep; the files written when a run starts (config.yaml,
- * sweep.txt) and every member's metrics log. */
+ * subdirectory per member for a sweep (this process's shard of it); the files written when a
+ * run starts (config.yaml; a sweep's top-level files are sweep_run.c's) and every member's
+ * metrics log, opened and closed with the group of members that trains. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,21 +17,30 @@ _Static_assert(sizeof extra_tags / sizeof *extra_tags == COL_COUNT - LOG_TRAIN_S
 
 int run_make_members(Run *run, Error *err) {
     const TrainOptions *opt = run->opt;
-    int P = sweep_member_count(&opt->sweep, err);
-    if (P < 0) return -1;
-    run->members = calloc((size_t)P, sizeof *run->members);
-    if (!run->members) return error_set(err, "out of host memory");
-    run->P = P;
-    for (int m = 0; m < P; m++) {
-        Member *mem = &run->members[m];
-        if (sweep_member_config(&opt->sweep, run->cfg, m, &mem->cfg, err)) return -1;
+    int total = sweep_member_count(&opt->sweep, err);
+    if (total < 0) return -1;
+    int *index = malloc(sizeof *index * (size_t)total);
+    run->all = calloc((size_t)total, sizeof *run->all);
+    if (!index || !run->all) {
+        free(index);
+        return error_set(err, "out of host memory");
+    }
+    run->sweep_members = total;
+    run->n_all = sweep_shard_members(&run->shard, total, index);  /* the whole sweep unless sharded */
+    int rc = 0;
+    for (int m = 0; m < run->n_all && !rc; m++) {
+        Member *mem = &run->all[m];
+        if ((rc = sweep_member_config(&opt->sweep, run->cfg, index[m], &mem->cfg, err))) break;
+        mem->index = index[m];
+        mem->last_return = mem->last_score = NAN;
         mem->spec = (MemberSpec){.tau = mem->cfg.tau, .beta = mem->cfg.beta, .seed = mem->cfg.seed};
         sweep_member_name(&mem->cfg, mem->name, sizeof mem->name);
         if (opt->sweep.n_axes == 0) snprintf(mem->dir, sizeof mem->dir, "%s", opt->out_dir);
         else if ((size_t)snprintf(mem->dir, sizeof mem->dir, "%s/%s", opt->out_dir, mem->name) >= sizeof mem->dir)
-            return error_set(err, "%s: path too long", opt->out_dir);
+            rc = error_set(err, "%s: path too long", opt->out_dir);
     }
-    return 0;
+    free(index);
+    return rc;
 }
 
 static int write_config(FILE *out, void *cfg, Error *err) {
@@ -45,14 +56,17 @@ static int write_config_file(const char *dir, const Config *cfg, Error *err) {
     return 0;
 }
 
-int run_open_outputs(Run *run, int64_t start_step, Error *err) {
+int run_open_outputs(Run *run, Error *err) {
+    const TrainOptions *opt = run->opt;
+    if (file_make_dirs(opt->out_dir, err)) return -1;
+    return opt->sweep.n_axes ? run_write_sweep_files(run, err) : write_config_file(opt->out_dir, run->cfg, err);
+}
+
+int run_open_members(Run *run, int64_t start_step, Error *err) {
     const TrainOptions *opt = run->opt;
     const char *columns[COL_COUNT];
     for (int c = 0; c < LOG_TRAIN_SCALAR_COUNT; c++) columns[c] = train_scalar_tags[c];
     for (int c = LOG_TRAIN_SCALAR_COUNT; c < COL_COUNT; c++) columns[c] = extra_tags[c - LOG_TRAIN_SCALAR_COUNT];
-    if (file_make_dirs(opt->out_dir, err) || write_config_file(opt->out_dir, run->cfg, err) ||
-        sweep_write_file(&opt->sweep, opt->out_dir, err))
-        return -1;
     for (int p = 0; p < run->P; p++) {
         Member *m = &run->members[p];
         if (file_make_dirs(m->dir, err) || (opt->sweep.n_axes && write_config_file(m->dir, &m->cfg, err))) return -1;
@@ -60,4 +74,14 @@ int run_open_outputs(Run *run, int64_t start_step, Error *err) {
         if (!m->log) return -1;
     }
     return 0;
+}
+
+int run_close_members(Run *run, Error *err) {
+    int rc = 0;
+    for (int p = 0; p < run->P; p++) {
+        Error e;
+        if (run->members[p].log && metrics_close(run->members[p].log, &e) && !rc) rc = error_set(err, "%s", e.msg);
+        run->members[p].log = NULL;
+    }
+    return rc;
 }

@@ -7,6 +7,10 @@
 #include "algo/model.h"
 #include "data/dataset.h"
 #include "log/metrics.h"
+#include "run/launcher.h"
+#include "run/sweep_memory.h"
+#include "run/sweep_results.h"
+#include "run/sweep_shard.h"
 #include "run/trainer.h"
 
 /* Columns of metrics.csv and the event file: the step's scalars (iql.h), then these. */
@@ -18,7 +22,17 @@ typedef struct {
     char name[96];
     char dir[TRAIN_PATH_MAX];
     MetricsLog *log;
+    int index;                      /* in the sweep's full cross product (0 for a single run) */
+    double last_return, last_score; /* its latest evaluation (NaN before the first) */
 } Member;
+
+/* Members all[first .. first + count) trained together, from step `start`: their checkpoints'
+ * step when `resume` (every member of a group is at the same step), else 0. */
+typedef struct {
+    int first, count;
+    int64_t start;
+    int resume;
+} RunGroup;
 
 typedef struct {
     const TrainOptions *opt;
@@ -27,8 +41,20 @@ typedef struct {
     Backend *backend;
     char device_note[256];          /* why device auto chose the CPU, or "" (backend_select) */
     IqlState *iql;
-    int P;
-    Member *members;
+    int P;                          /* the population training now: members[0..P) */
+    Member *members;                /* a group of all[] (sweep_memory.h), all[] when one group */
+    int n_all;                      /* this process's members: its shard of the sweep */
+    Member *all;
+    RunGroup *groups;               /* the order they train in (run_plan_groups) */
+    int n_groups, group;            /* group: the one training now */
+    int sweep_members;              /* members of the whole sweep (1 for a single run) */
+    SweepShard shard;
+    Launch launch;
+    MemoryPlan plan;
+    SweepTable results;             /* a sweep's results table (sweep_results.h) */
+    char results_path[TRAIN_PATH_MAX + 64];
+    int have_scalars;               /* scalars hold the group's last logged step */
+    int outputs_open;               /* DIR's files written, the results table open */
     ModelLayout single;             /* one member's layout (checkpoints) */
     float *params, *target, *adam_m, *adam_v;  /* one member's host copies */
     float *pop_params, *pop_target, *pop_m, *pop_v; /* the population's, one download each */
@@ -38,9 +64,13 @@ typedef struct {
 } Run;
 
 /* run_dir.c */
+/* The members this process trains (its shard of a sweep, run->shard) into all[]. */
 int run_make_members(Run *run, Error *err);
-/* Creates the directories and writes config.yaml (and sweep.txt), opens every member's log. */
-int run_open_outputs(Run *run, int64_t start_step, Error *err);
+/* Creates DIR and writes its config.yaml (a sweep's top-level files: run_write_sweep_files). */
+int run_open_outputs(Run *run, Error *err);
+/* The training group's directories, their config.yaml and metrics logs; and closing the logs. */
+int run_open_members(Run *run, int64_t start_step, Error *err);
+int run_close_members(Run *run, Error *err);
 
 /* checkpoints.c */
 /* Every member's latest checkpoint (and the periodic one when `periodic`). */
@@ -58,7 +88,33 @@ int run_evaluate(Run *run, double *returns, double *scores, Error *err);
 /* progress.c */
 int run_progress_in_place(const Run *run);  /* a terminal's line, rewritten per log */
 void run_print_start(const Run *run, int64_t start);
+/* A group of a population trained in groups starts (nothing for one group). */
+void run_print_group(const Run *run, int64_t start);
 void run_print_progress(const Run *run, int64_t step, double steps_per_s, const double *evals);
-void run_print_done(const Run *run, int64_t steps, double seconds, const double *returns, const double *scores);
+/* A line with the step and the rate only, when no line has been printed for a while (on a slow
+ * population log_every steps can take minutes); *last_print: when the last line was printed. */
+void run_print_heartbeat(const Run *run, int64_t step, double now, double *last_print, double steps_per_s);
+/* The end: time taken, where the checkpoints are, each member's (or, for a big sweep, the
+ * best few members') last evaluation. */
+void run_print_done(const Run *run, double seconds);
+/* Where the checkpoints are, for messages: "DIR/checkpoint.h5", or for a sweep
+ * "DIR/<member>/checkpoint.h5 for each of N members (listed in members.csv)". */
+void run_checkpoint_where(const Run *run, char *buf, size_t len);
+
+/* sweep_run.c: a sweep's run-time files and plans */
+/* The shard of the sweep this process trains (--shard, or the launcher's environment). */
+int run_resolve_shard(Run *run, Error *err);
+/* The groups members train in: as many at once as the memory the backend has (or
+ * --memory-budget) holds and, on resume, members at the same checkpoint step together. */
+int run_plan_groups(Run *run, Error *err);
+/* A sweep's top-level files: config.yaml (the base, with the swept keys shown as swept),
+ * sweep.txt, members.csv (every member's directory). Safe when shards write them at once. */
+int run_write_sweep_files(Run *run, Error *err);
+/* Opens the results table (on resume, reading what the last run wrote). */
+int run_open_results(Run *run, Error *err);
+/* Drops the group's rows after its resume step. */
+void run_cut_results(Run *run, int64_t start);
+/* Records the group's evaluation at step and rewrites the table. */
+int run_record_results(Run *run, int64_t step, const double *returns, const double *scores, Error *err);
 
 #endif

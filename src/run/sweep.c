@@ -77,9 +77,11 @@ typedef struct {
     const Sweep *sweep;
 } SweepFile;
 
-static int write_axes(FILE *out, void *arg, Error *err) {
+static int write_axes(FILE *out, void *arg, Error *err) { return sweep_write_axes(out, (void *)((const SweepFile *)arg)->sweep, err); }
+
+int sweep_write_axes(FILE *out, void *arg, Error *err) {
     (void)err;
-    const Sweep *sweep = ((const SweepFile *)arg)->sweep;
+    const Sweep *sweep = arg;
     for (int i = 0; i < sweep->n_axes; i++) {
         fprintf(out, "%s=", sweep->axes[i].key);
         for (int j = 0; j < sweep->axes[i].n; j++) fprintf(out, "%s%.17g", j ? "," : "", sweep->axes[i].values[j]);

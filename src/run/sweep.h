@@ -11,6 +11,8 @@
 #ifndef CUIQL_RUN_SWEEP_H
 #define CUIQL_RUN_SWEEP_H
 
+#include <stdio.h>
+
 #include "algo/config.h"
 #include "cuiql/error.h"
 
@@ -47,5 +49,7 @@ void sweep_member_name(const Config *member, char *buf, size_t len);
  * nothing added when the file does not exist: the run was not a sweep). */
 int sweep_write_file(const Sweep *sweep, const char *dir, Error *err);
 int sweep_read_file(Sweep *sweep, const char *dir, Error *err);
+/* sweep.txt's content, for a writer of its own (a shard's, run/sweep_run.c); arg: the Sweep. */
+int sweep_write_axes(FILE *out, void *sweep, Error *err);
 
 #endif

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/files.h"
 #include "run/backend_select.h"
 #include "run/data_checks.h"
 #include "run/data_parallel.h"
@@ -69,7 +70,7 @@ static int train_loop(Run *run, int64_t start, int *interrupted, Error *err) {
     if (!returns) return error_set(err, "out of host memory");
     double *scores = returns + run->P;
     int rc = 0;
-    double t0 = now_seconds(), t_last = t0;
+    double t0 = now_seconds(), t_last = t0, t_printed = t0;
     int64_t step_last = start;
 
     for (int64_t step = start; step < total && rc == 0;) {
@@ -86,22 +87,30 @@ static int train_loop(Run *run, int64_t start, int *interrupted, Error *err) {
             rc = run->backend->ops->status(run->backend, err);
             if (!rc && writer) rc = run_save_checkpoints(run, step, 0, err);
             if (!rc) {
+                char where[TRAIN_PATH_MAX + 128];
+                run_checkpoint_where(run, where, sizeof where);
                 run->agreed = 1;
-                rc = error_set(err, "interrupted by %s at step %lld; checkpoint written to %s/checkpoint.h5",
-                               stop == SIGINT ? "SIGINT" : "SIGTERM", (long long)step, run->members[0].dir);
+                rc = error_set(err, "interrupted by %s at step %lld; checkpoint written to %s",
+                               stop == SIGINT ? "SIGINT" : "SIGTERM", (long long)step, where);
             }
             break;
         }
-        if (!log_now && !eval_now && !ckpt_now && !final) continue;
+        if (!log_now && !eval_now && !ckpt_now && !final) {
+            double t = now_seconds();
+            if (writer) run_print_heartbeat(run, step, t, &t_printed, (double)(step - step_last) / (t - t_last));
+            continue;
+        }
 
-        double steps_per_s = NAN;
+        /* the rate shown on an evaluation-only step (no synchronisation: on CUDA, the rate steps
+         * were issued at); a logged step measures it after reading the scalars, which waits */
+        double steps_per_s = (double)(step - step_last) / (now_seconds() - t_last);
         if (log_now) {
             if ((rc = iql_read_scalars(run->iql, run->scalars, err))) {
                 error_prefix(err, "step %lld (checkpoints written before are intact)", (long long)step);
                 break;
             }
-            double t = now_seconds();
-            steps_per_s = (double)(step - step_last) / (t - t_last);
+            steps_per_s = (double)(step - step_last) / (now_seconds() - t_last);
+            run->have_scalars = 1;
             if ((rc = check_finite(run, step, err))) {
                 run->agreed = 1;  /* the scalars are the global batch's: every rank sees the same */
                 break;
@@ -111,23 +120,29 @@ static int train_loop(Run *run, int64_t start, int *interrupted, Error *err) {
         if (writer) {
             if (eval_now && (rc = run_evaluate(run, returns, scores, err))) break;
             if ((rc = log_row(run, step, log_now, steps_per_s, eval_now ? returns : NULL, scores, err))) break;
-            if (log_now) run_print_progress(run, step, steps_per_s, eval_now ? returns : NULL);
+            if ((eval_now || final) && (rc = run_record_results(run, step, eval_now ? returns : NULL, scores, err)))
+                break;
+            if (log_now || eval_now) {
+                run_print_progress(run, step, steps_per_s, eval_now ? returns : NULL);
+                t_printed = now_seconds();
+            }
             if (ckpt_now || final) rc = run_save_checkpoints(run, step, ckpt_now, err);
         }
         t_last = now_seconds();  /* logging, evaluation and checkpoints stay out of steps/s */
         step_last = step;
     }
-    if (rc == 0 && writer) run_print_done(run, total - start, now_seconds() - t0, has_env ? returns : NULL, scores);
-    else if (rc && writer && !run->opt->quiet && run_progress_in_place(run)) printf("\n");
+    if (rc && writer && !run->opt->quiet && run_progress_in_place(run)) printf("\n");
     free(returns);
     return rc;
 }
 
 static void run_cleanup(Run *run) {
     Error ignored;
-    for (int p = 0; p < run->P && run->members; p++)
-        if (run->members[p].log) metrics_close(run->members[p].log, &ignored);
-    free(run->members);
+    for (int p = 0; p < run->n_all && run->all; p++)
+        if (run->all[p].log) metrics_close(run->all[p].log, &ignored);
+    free(run->all);
+    free(run->groups);
+    sweep_table_free(&run->results);
     iql_destroy(run->iql);
     if (run->backend) run->backend->ops->destroy(run->backend);
     dataset_free(&run->data);
@@ -142,9 +157,10 @@ static void run_cleanup(Run *run) {
     free(run->scalars);
 }
 
+/* A note on stderr, from the writer alone: every rank of a data-parallel run settles the same. */
 static void print_note(void *ctx, const char *text) {
-    (void)ctx;
-    fprintf(stderr, "cuiql: note: %s\n", text);
+    const Run *run = ctx;
+    if (dp_is_writer(run)) fprintf(stderr, "cuiql: note: %s\n", text);
 }
 
 /* The dataset, checked against the config (which may settle max_action: run/data_checks.h) and
@@ -152,7 +168,7 @@ static void print_note(void *ctx, const char *text) {
 static int load_data(Run *run, Config *c, Error *err) {
     DataPrep prep = {.normalize_states = c->normalize_states, .reward_transform = c->reward_transform,
                      .reward_scale = c->reward_scale, .reward_shift = c->reward_shift};
-    return dataset_load(c->dataset, &run->data, err) || run_check_actions(&run->data, c, print_note, NULL, err) ||
+    return dataset_load(c->dataset, &run->data, err) || run_check_actions(&run->data, c, print_note, run, err) ||
            dataset_preprocess(&run->data, &prep, err) ? -1 : 0;
 }
 
@@ -174,14 +190,22 @@ static int alloc_host_buffers(Run *run, Error *err) {
     return 0;
 }
 
-/* The backend and the population on it. */
-static int create_population(Run *run, Error *err) {
+/* The backend: for a sweep's shard, the GPU its launch or shard index picks (sweep_shard.h). */
+static int create_backend(Run *run, Error *err) {
     const TrainOptions *opt = run->opt;
     const Config *c = run->cfg;
-    BackendOptions bopt = {.threads = opt->threads, .device_index = dp_device_index(run), .precision = c->precision,
+    int device = dp_device_index(run);  /* data parallel: the rank's place on its node; else 0 */
+    if (!opt->comm && opt->sweep.n_axes && run->shard.count > 1 && c->device != DEVICE_CPU)
+        device = sweep_shard_device(&run->launch, &run->shard, backend_device_count());
+    BackendOptions bopt = {.threads = opt->threads, .device_index = device, .precision = c->precision,
                            .use_graphs = opt->use_graphs, .gemm_epilogues = opt->gemm_epilogues,
                            .parallel_nets = opt->parallel_nets, .comm = opt->comm};
-    if (!(run->backend = backend_select(c->device, &bopt, run->device_note, sizeof run->device_note, err))) return -1;
+    return (run->backend = backend_select(c->device, &bopt, run->device_note, sizeof run->device_note, err)) ? 0 : -1;
+}
+
+/* The population of the group training now (run->members[0..P)) on the backend. */
+static int create_population(Run *run, Error *err) {
+    const Config *c = run->cfg;
     MemberSpec *specs = malloc(sizeof *specs * run->P);
     if (!specs) return error_set(err, "out of host memory");
     for (int p = 0; p < run->P; p++) specs[p] = run->members[p].spec;
@@ -191,35 +215,19 @@ static int create_population(Run *run, Error *err) {
         .state_row = d->state_row, .next_row = d->next_row, .actions = d->actions, .rewards = d->rewards,
         .terminals = d->terminals,
     };
-    run->iql = iql_create_parallel(run->backend, c, specs, run->P, &src, opt->comm, err);
+    run->iql = iql_create_parallel(run->backend, c, specs, run->P, &src, run->opt->comm, err);
     free(specs);
     return run->iql ? 0 : -1;
 }
 
-/* Everything a rank does on its own before the ranks compare notes: the config, the data, the
- * members. */
-static int setup_local(Run *run, Config *c, Error *err) {
-    const TrainOptions *opt = run->opt;
-    if (config_validate(c, err)) return -1;
-    if (!c->dataset[0]) return error_set(err, "no dataset: give --dataset FILE or set 'dataset' in the config");
-    if (opt->resume && opt->init_from[0]) return error_set(err, "--resume and --init-from exclude each other");
-    if (opt->comm && iql_parallel_check_batch(c->batch_size, opt->comm->size, err)) return -1;
-    if (load_data(run, c, err) || (c->env[0] && run_check_eval_env(run, err)) || run_make_members(run, err) ||
-        model_layout_init(&run->single, 1, run->data.obs_dim, run->data.act_dim, c->hidden, c->n_hidden, err))
-        return -1;
-    if (!(run->scalars = calloc((size_t)run->P * LOG_TRAIN_SCALAR_COUNT, sizeof(double))))
-        return error_set(err, "out of host memory");
-    return 0;
-}
-
-/* The starting state: the writer reads --resume's checkpoints or --init-from's weights (the
- * ranks agree on how that went), then every rank takes the writer's state. */
-static int starting_state(Run *run, int64_t *start, Error *err) {
+/* The group's starting state: the writer reads --resume's checkpoints or --init-from's weights
+ * (the ranks agree on how that went), then every rank takes the writer's state. */
+static int starting_state(Run *run, int resume, int64_t *start, Error *err) {
     const TrainOptions *opt = run->opt;
     int rc = 0;
     *start = 0;
     if (dp_is_writer(run)) {
-        if (opt->resume) rc = run_resume(run, start, err);
+        if (resume) rc = run_resume(run, start, err);
         if (!rc && opt->init_from[0]) rc = run_init_from(run, opt->init_from, err);
         if (!rc && *start >= run->cfg->steps)
             rc = error_set(err, "--resume: the run is already at step %lld of %lld (raise --steps to continue)",
@@ -232,25 +240,84 @@ static int starting_state(Run *run, int64_t *start, Error *err) {
     return dp_share_state(run, start, err);
 }
 
+/* The writer's files for the group: DIR's own when training first starts (not by a resume
+ * with nothing to do), the results table, the members' directories and logs. */
+static int open_group_outputs(Run *run, int64_t start, Error *err) {
+    if (!run->outputs_open && (run_open_outputs(run, err) || run_open_results(run, err))) return -1;
+    if (!run->outputs_open) run_print_start(run, start);
+    run->outputs_open = 1;
+    run_cut_results(run, start);
+    if (run_open_members(run, start, err)) return -1;
+    run_print_group(run, start);
+    return 0;
+}
+
+/* Trains group g of the members (all of them when there is one group) from its checkpoints or
+ * step 0 to the last step. *trained is 0 when the group was already at the last step. */
+static int train_group(Run *run, int g, int *interrupted, int *trained, Error *err) {
+    const TrainOptions *opt = run->opt;
+    const Config *c = run->cfg;
+    const RunGroup *grp = &run->groups[g];
+    run->group = g;
+    run->members = run->all + grp->first;
+    run->P = grp->count;
+    run->have_scalars = 0;
+    *trained = 0;
+    if (opt->sweep.n_axes && grp->start >= c->steps) return 0;  /* done by an earlier run */
+    int64_t start = 0;
+    int rc = -1;
+    if (create_population(run, err) || (!run->params && alloc_host_buffers(run, err))) goto done;
+    if (starting_state(run, grp->resume, &start, err)) goto done;
+    if (dp_agree(run, dp_is_writer(run) ? open_group_outputs(run, start, err) : 0, err)) {
+        run->agreed = 1;
+        goto done;
+    }
+    *trained = 1;
+    rc = train_loop(run, start, interrupted, err);
+done:;
+    Error close_err;
+    if (run_close_members(run, &close_err) && rc == 0) rc = error_set(err, "%s", close_err.msg);
+    iql_destroy(run->iql);
+    run->iql = NULL;
+    return rc;
+}
+
+/* Everything a rank does on its own before the ranks compare notes: the config, the shard of
+ * a sweep, the data, the members. */
+static int setup_local(Run *run, Config *c, Error *err) {
+    const TrainOptions *opt = run->opt;
+    if (config_validate(c, err)) return -1;
+    if (!c->dataset[0]) return error_set(err, "no dataset: give --dataset FILE or set 'dataset' in the config");
+    if (opt->resume && opt->init_from[0]) return error_set(err, "--resume and --init-from exclude each other");
+    if (opt->comm && iql_parallel_check_batch(c->batch_size, opt->comm->size, err)) return -1;
+    if (run_resolve_shard(run, err) || load_data(run, c, err) || (c->env[0] && run_check_eval_env(run, err)) ||
+        run_make_members(run, err) ||
+        model_layout_init(&run->single, 1, run->data.obs_dim, run->data.act_dim, c->hidden, c->n_hidden, err))
+        return -1;
+    if (!(run->scalars = calloc((size_t)(run->n_all ? run->n_all : 1) * LOG_TRAIN_SCALAR_COUNT, sizeof(double))))
+        return error_set(err, "out of host memory");
+    return 0;
+}
+
 int train_run(const TrainOptions *opt, int *interrupted, Error *err) {
     Config cfg = opt->cfg;  /* the data may settle max_action (load_data) */
     Run run = {.opt = opt, .cfg = &cfg};
     *interrupted = 0;
+    const Config *c = &cfg;
     int rc = setup_local(&run, &cfg, err);
     if (opt->comm) {
         rc = dp_check_setup(&run, rc, err);
         run.agreed = rc != 0;  /* from here on a failure is a rank's own unless marked agreed */
     }
     if (rc) goto done;
-    rc = -1;
-    if (create_population(&run, err) || alloc_host_buffers(&run, err)) goto done;
-
-    int64_t start = 0;
-    if (starting_state(&run, &start, err)) goto done;
-    if (dp_agree(&run, dp_is_writer(&run) ? run_open_outputs(&run, start, err) : 0, err)) {
-        run.agreed = 1;
+    if (run.n_all == 0) {
+        if (!opt->quiet && dp_is_writer(&run))
+            printf("cuiql: shard %d/%d of a %d-member sweep has no members: nothing to train\n", run.shard.index,
+                   run.shard.count, run.sweep_members);
         goto done;
     }
+    rc = -1;
+    if (create_backend(&run, err) || run_plan_groups(&run, err)) goto done;
 
     struct sigaction sa = {.sa_handler = on_stop_signal};
     sigemptyset(&sa.sa_mask);
@@ -258,8 +325,20 @@ int train_run(const TrainOptions *opt, int *interrupted, Error *err) {
     stop_signal = 0;
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
-    if (dp_is_writer(&run)) run_print_start(&run, start);
-    rc = train_loop(&run, start, interrupted, err);
+    double t0 = now_seconds();
+    int trained_any = 0;
+    rc = 0;
+    for (int g = 0; g < run.n_groups && rc == 0; g++) {
+        int trained = 0;
+        rc = train_group(&run, g, interrupted, &trained, err);
+        trained_any |= trained;
+    }
+    /* A sweep (or its shard) resumed when done: nothing to do is no failure, so an array
+     * resubmitted to finish its failed tasks passes on the finished ones. */
+    if (rc == 0 && !trained_any)
+        printf("cuiql: all %d members%s are already at step %lld (raise --steps to continue)\n", run.n_all,
+               run.shard.count > 1 ? " of this shard" : "", (long long)c->steps);
+    else if (rc == 0 && dp_is_writer(&run)) run_print_done(&run, now_seconds() - t0);
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
 

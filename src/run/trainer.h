@@ -16,6 +16,7 @@
 #include "cuiql/comm.h"
 #include "cuiql/error.h"
 #include "run/sweep.h"
+#include "run/sweep_shard.h"
 
 #define TRAIN_PATH_MAX 4096
 
@@ -32,6 +33,9 @@ typedef struct {
     int quiet;                       /* no progress lines */
     Comm *comm;                      /* --data-parallel: this process's ranks; NULL: one process
                                         (run/data_parallel.h) */
+    SweepShard shard;                /* --shard I/N; count 0 when not given (then from the launcher) */
+    size_t memory_budget;            /* --memory-budget: bytes a population may use; 0 = the backend's free memory */
+    double progress_every;           /* seconds without a line before a step/rate line (0: only logged steps) */
 } TrainOptions;
 
 /* Runs training. Returns 0 when done; on failure or interruption the message says what and
