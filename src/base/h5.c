@@ -97,3 +97,46 @@ const char *h5_class_name(H5T_class_t cls) {
     default: return "unknown";
     }
 }
+
+/* Filters users meet in D4RL-style files written by h5py or PyTables, by registered id. */
+static const char *filter_known_name(H5Z_filter_t id) {
+    switch (id) {
+    case 307: return "bzip2";
+    case 32000: return "LZF";
+    case 32001: return "Blosc";
+    case 32004: return "LZ4";
+    case 32008: return "bitshuffle";
+    case 32013: return "zfp";
+    case 32015: return "Zstandard";
+    default: return NULL;
+    }
+}
+
+int h5_filters_available(hid_t dset, char *why, size_t size) {
+    hid_t dcpl = H5Dget_create_plist(dset);
+    if (dcpl < 0) return -1;
+    int n = H5Pget_nfilters(dcpl), rc = n < 0 ? -1 : 1;
+    for (int i = 0; i < n && rc == 1; i++) {
+        unsigned flags = 0, config = 0;
+        size_t n_values = 0;
+        char stored[64] = "";
+        H5Z_filter_t id = H5Pget_filter2(dcpl, (unsigned)i, &flags, &n_values, NULL, sizeof stored, stored, &config);
+        if (id < 0) {
+            rc = -1;
+            break;
+        }
+        /* H5Zfilter_avail may try the plugin directory and leave that failure on the stack. */
+        htri_t avail = H5Zfilter_avail(id);
+        (void)H5Eclear2(H5E_DEFAULT);
+        if (avail > 0) continue;
+        const char *name = filter_known_name(id);
+        stored[sizeof stored - 1] = '\0';
+        snprintf(why, size,
+                 "compressed with the %s filter (HDF5 filter %d), which this HDF5 library does not have; "
+                 "re-save it with gzip compression (h5py: compression=\"gzip\")",
+                 name ? name : stored[0] ? stored : "unknown", (int)id);
+        rc = 0;
+    }
+    H5Pclose(dcpl);
+    return rc;
+}

@@ -14,6 +14,8 @@
 #include <hdf5.h>
 #include <stddef.h>
 
+#include "cuiql/error.h"
+
 /* Turns off HDF5's automatic printing of its error stack (for this thread's default stack). */
 void h5_silence(void);
 
@@ -30,6 +32,13 @@ void h5_close(hid_t *id);
 /* 1 when the link `path` ("a/b/c", relative to loc) exists, 0 when it or a group on the way
  * does not (or cannot be looked up). H5Lexists alone fails on a missing intermediate group. */
 int h5_exists(hid_t loc, const char *path);
+
+/* Whether every filter of the dataset (its compression) is available in this HDF5 library: 1
+ * when all are, 0 when one is not (why holds "compressed with the LZF filter (HDF5 filter
+ * 32000), which this HDF5 library does not have; ..."), -1 when the properties cannot be read.
+ * For a read that failed: HDF5's own message then is about its plugin directory. Clears
+ * HDF5's error stack. */
+int h5_filters_available(hid_t dset, char *why, size_t size);
 
 /* "integer", "floating point", "enum", ... for messages. */
 const char *h5_class_name(H5T_class_t cls);

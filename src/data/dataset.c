@@ -50,6 +50,11 @@ static int check_plain_file(const char *path, Error *err) {
     struct stat st;
     if (stat(path, &st) != 0) return error_set(err, "%s: cannot open: %s", path, strerror(errno));
     if (S_ISDIR(st.st_mode)) return error_set(err, "%s: is a directory, not an HDF5 file", path);
+    /* HDF5 needs a file it can seek in; a device or a pipe has no size to speak of either. */
+    if (!S_ISREG(st.st_mode))
+        return error_set(err, "%s: is a %s, not a regular file; an HDF5 dataset must be a file", path,
+                         S_ISCHR(st.st_mode) ? "character device" : S_ISBLK(st.st_mode) ? "block device"
+                         : S_ISFIFO(st.st_mode) ? "FIFO (named pipe)" : S_ISSOCK(st.st_mode) ? "socket" : "special file");
     if (st.st_size == 0) return error_set(err, "%s: empty file (0 bytes), not an HDF5 file", path);
     FILE *f = fopen(path, "rb");
     if (!f) return error_set(err, "%s: cannot open: %s", path, strerror(errno));
