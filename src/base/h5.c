@@ -1,9 +1,12 @@
 /* h5.c — HDF5 error capture, handle closing and lookups (see h5.h). */
 #include "base/h5.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 void h5_silence(void) {
     /* Can only fail on a bad stack id; then HDF5 may print its trace too, which is harmless. */
@@ -138,5 +141,59 @@ int h5_filters_available(hid_t dset, char *why, size_t size) {
         rc = 0;
     }
     H5Pclose(dcpl);
+    return rc;
+}
+
+hid_t h5_create_in_memory(const char *name, hid_t fcpl) {
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS), file = H5I_INVALID_HID;
+    /* 1 MiB growth steps: a checkpoint of the usual networks fits in a few. */
+    if (fapl >= 0 && H5Pset_fapl_core(fapl, (size_t)1 << 20, 0) >= 0 && H5Pset_fclose_degree(fapl, H5F_CLOSE_SEMI) >= 0)
+        file = H5Fcreate(name, H5F_ACC_TRUNC, fcpl, fapl);
+    if (fapl >= 0) H5Pclose(fapl);
+    return file;
+}
+
+int h5_save_image(hid_t *file, const char *path, const char *shown, Error *err) {
+    char detail[256];
+    unsigned char *image = NULL;
+    int rc = -1;
+    ssize_t size = -1;
+    if (H5Fflush(*file, H5F_SCOPE_GLOBAL) < 0 || (size = H5Fget_file_image(*file, NULL, 0)) < 0 ||
+        !(image = malloc(size ? (size_t)size : 1)) || H5Fget_file_image(*file, image, (size_t)size) != size) {
+        h5_error_detail(detail, sizeof detail);
+        if (size >= 0 && !image) error_set(err, "%s: out of memory for the file's %zd bytes", shown, size);
+        else error_set(err, "%s: cannot assemble the file in memory (%s)", shown, detail[0] ? detail : "HDF5 error");
+        H5Fclose(*file); /* in memory: closing cannot fail for want of disk */
+        *file = H5I_INVALID_HID;
+        free(image);
+        return -1;
+    }
+    herr_t closed = H5Fclose(*file);
+    *file = H5I_INVALID_HID;
+    if (closed < 0) {
+        h5_error_detail(detail, sizeof detail);
+        free(image);
+        /* SEMI: an object of the file is still open, a bug of the writer. */
+        return error_set(err, "%s: closing the file failed (%s)", shown, detail[0] ? detail : "HDF5 error");
+    }
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    if (fd < 0) {
+        error_set(err, "%s: cannot create %s: %s", shown, path, strerror(errno));
+        free(image);
+        return -1;
+    }
+    size_t done = 0, total = (size_t)size;
+    while (done < total) {
+        ssize_t w = write(fd, image + done, total - done);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) {
+            error_set(err, "%s: cannot write %s: %s", shown, path, w < 0 ? strerror(errno) : "wrote nothing");
+            break;
+        }
+        done += (size_t)w;
+    }
+    if (done == total) rc = 0;
+    if (close(fd) != 0 && rc == 0) rc = error_set(err, "%s: cannot write %s: %s", shown, path, strerror(errno));
+    free(image);
     return rc;
 }

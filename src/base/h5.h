@@ -40,6 +40,21 @@ int h5_exists(hid_t loc, const char *path);
  * HDF5's error stack. */
 int h5_filters_available(hid_t dset, char *why, size_t size);
 
+/* Creates a file that lives only in memory (HDF5's core driver without a backing store), for a
+ * writer to fill and h5_save_image to write out; H5I_INVALID_HID on failure (the error stack
+ * holds why). `name` only identifies it; nothing is created on disk. A failed write or flush
+ * of a file on disk leaves HDF5 holding a file it can neither flush nor close, and its
+ * exit-time cleanup then crashes on it (SIGSEGV in H5F__close_cb, HDF5 1.10, on a full disk);
+ * in memory nothing can fail that way, and the disk is written by h5_save_image, whose errors
+ * carry the system's reason. Closing degree SEMI: closing fails if a handle is still open. */
+hid_t h5_create_in_memory(const char *name, hid_t fcpl);
+
+/* Flushes the in-memory file, takes its bytes, closes it (*file becomes H5I_INVALID_HID, on
+ * every path) and writes the bytes to path, which must not exist (O_EXCL). Errors say which
+ * step failed, with HDF5's or the system's reason, and name `shown` (the file the user asked
+ * for). A file partly written at path is left for the caller to remove. */
+int h5_save_image(hid_t *file, const char *path, const char *shown, Error *err);
+
 /* "integer", "floating point", "enum", ... for messages. */
 const char *h5_class_name(H5T_class_t cls);
 
