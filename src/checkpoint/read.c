@@ -265,19 +265,90 @@ done:
     return rc;
 }
 
-/* Refuses a layer beyond the expected ones: a file with more layers than the layout could
- * otherwise match it tensor by tensor and be read silently wrong. */
+/* "layer<i>" with i in canonical decimal → i; -1 for any other name. */
+static int layer_index(const char *name) {
+    if (strncmp(name, "layer", 5) != 0) return -1;
+    const char *d = name + 5;
+    if (!*d || (d[0] == '0' && d[1]) || strlen(d) > 6) return -1;
+    int i = 0;
+    for (; *d; d++) {
+        if (*d < '0' || *d > '9') return -1;
+        i = i * 10 + (*d - '0');
+    }
+    return i;
+}
+
+/* The name of link idx of group g (in name order) into buf; -1 when it cannot be read. A name
+ * longer than buf is cut (it is unexpected either way). */
+static int link_name(hid_t g, hsize_t idx, char *buf, size_t size) {
+    ssize_t len = H5Lget_name_by_idx(g, ".", H5_INDEX_NAME, H5_ITER_INC, idx, buf, size, H5P_DEFAULT);
+    if (len < 0) return -1;
+    buf[size - 1] = '\0';
+    return 0;
+}
+
+/* Every member of group `name` must be one of `allowed` (NULL-terminated) or, when n_layers > 0,
+ * layer<i> with i < n_layers; *extra_layer is set to an unexpected layer index (or -1). A group
+ * that cannot be opened is left to the tensor reads to report. */
+static int check_members(hid_t file, const char *name, const char *const *allowed, int n_layers, const char *path,
+                         Error *err) {
+    if (!h5_exists(file, name)) return 0;
+    hid_t g = H5Oopen(file, name, H5P_DEFAULT);
+    if (g < 0) {
+        char ignored[8];
+        h5_error_detail(ignored, sizeof ignored);
+        return 0;
+    }
+    int rc = 0;
+    H5G_info_t info;
+    if (H5Iget_type(g) != H5I_GROUP) goto done; /* a dataset in a group's place: the reads say so */
+    if (H5Gget_info(g, &info) < 0) {
+        rc = h5_fail(err, path, "/%s: cannot list it", name);
+        goto done;
+    }
+    for (hsize_t i = 0; i < info.nlinks && rc == 0; i++) {
+        char member[64];
+        if (link_name(g, i, member, sizeof member) < 0) {
+            rc = h5_fail(err, path, "/%s: cannot list it", name);
+            break;
+        }
+        int known = 0;
+        for (const char *const *a = allowed; *a && !known; a++) known = !strcmp(member, *a);
+        int layer = n_layers > 0 ? layer_index(member) : -1;
+        if (known || (layer >= 0 && layer < n_layers)) continue;
+        if (layer == n_layers)
+            rc = error_set(err, "%s: /%s/%s is one layer more than expected (%d hidden layers)", path, name, member,
+                           n_layers - 1);
+        else if (layer > n_layers)
+            rc = error_set(err, "%s: /%s/%s is beyond the expected layers (layer0..layer%d for %d hidden layers)",
+                           path, name, member, n_layers - 1, n_layers - 1);
+        else
+            rc = error_set(err, "%s: /%s/%s is not part of a cuiql checkpoint (docs/checkpoint.md: a network's "
+                           "group holds its layers, a layer's group its weight and bias)", path, name, member);
+    }
+done:
+    h5_close(&g);
+    return rc;
+}
+
+/* Refuses anything in a network's tree beyond the expected layers and tensors: a file with more
+ * layers than the layout could otherwise match it tensor by tensor and be read silently wrong,
+ * and a layer9 after a gap would not even be noticed by looking at the next one. */
 static int check_no_extra_layer(hid_t file, const char *prefix, const TreeNet *nets, int n_nets, const ModelLayout *s,
                                 const char *path, Error *err) {
+    static const char *const net_members[] = {"log_std", NULL}, *const no_members[] = {NULL};
+    static const char *const layer_members[] = {"weight", "bias", NULL};
     for (int i = 0; i < n_nets; i++) {
         char name[NAME_CAP];
         int layers = s->net[nets[i].net].n_layers;
         join_name(name, prefix, nets[i].name);
-        size_t len = strlen(name);
-        snprintf(name + len, sizeof name - len, "/layer%d", layers);
-        if (h5_exists(file, name))
-            return error_set(err, "%s: /%s is one layer more than expected (%d hidden layers)", path, name,
-                             s->n_hidden);
+        int is_policy = !strcmp(nets[i].name, "policy");
+        if (check_members(file, name, is_policy ? net_members : no_members, layers, path, err)) return -1;
+        for (int l = 0; l < layers; l++) {
+            char layer[NAME_CAP + 16];
+            snprintf(layer, sizeof layer, "%s/layer%d", name, l);
+            if (check_members(file, layer, layer_members, 0, path, err)) return -1;
+        }
     }
     return 0;
 }
