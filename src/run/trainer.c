@@ -74,12 +74,14 @@ static int train_loop(Run *run, int64_t start, int *interrupted, Error *err) {
         int eval_now = has_env && ((c->eval_every > 0 && step % c->eval_every == 0) || final);
         int ckpt_now = c->checkpoint_every > 0 && step % c->checkpoint_every == 0;
         if (stop_signal) {
-            *interrupted = 1;
+            int sig = stop_signal;
+            *interrupted = sig;
             rc = run->backend->ops->status(run->backend, err);
             if (!rc) rc = run_save_checkpoints(run, step, 0, err);
             if (!rc) rc = error_set(err, "interrupted by %s at step %lld; checkpoint written to %s/checkpoint.h5",
-                                    stop_signal == SIGINT ? "SIGINT" : "SIGTERM", (long long)step,
-                                    run->members[0].dir);
+                                    run_signal_name(sig), (long long)step, run->members[0].dir);
+            else error_prefix(err, "interrupted by %s at step %lld, but no checkpoint was written",
+                              run_signal_name(sig), (long long)step);
             break;
         }
         if (!log_now && !eval_now && !ckpt_now && !final) continue;
@@ -109,6 +111,7 @@ static int train_loop(Run *run, int64_t start, int *interrupted, Error *err) {
 
 static void run_cleanup(Run *run) {
     Error ignored;
+    run_lock_release(run->lock);
     for (int p = 0; p < run->P && run->members; p++)
         if (run->members[p].log) metrics_close(run->members[p].log, &ignored);
     free(run->members);
@@ -131,7 +134,9 @@ static int load_data(Run *run, Error *err) {
     const Config *c = run->cfg;
     DataPrep prep = {.normalize_states = c->normalize_states, .reward_transform = c->reward_transform,
                      .reward_scale = c->reward_scale, .reward_shift = c->reward_shift};
-    return dataset_load(c->dataset, &run->data, err) || dataset_preprocess(&run->data, &prep, err) ? -1 : 0;
+    if (dataset_load(c->dataset, &run->data, err)) return -1;
+    run->data_fingerprint = dataset_fingerprint(&run->data);  /* the data as read: run_history.h */
+    return dataset_preprocess(&run->data, &prep, err);
 }
 
 /* The host buffers that checkpoints, resume and evaluation go through. */
@@ -171,6 +176,7 @@ static int create_population(Run *run, Error *err) {
     };
     run->iql = iql_create(run->backend, c, specs, run->P, &src, err);
     free(specs);
+    if (!run->iql && strstr(err->msg, "out of")) run_explain_memory(run, err);
     return run->iql ? 0 : -1;
 }
 
@@ -182,6 +188,7 @@ int train_run(const TrainOptions *opt, int *interrupted, Error *err) {
     if (config_validate(c, err)) return -1;
     if (!c->dataset[0]) return error_set(err, "no dataset: give --dataset FILE or set 'dataset' in the config");
     if (opt->resume && opt->init_from[0]) return error_set(err, "--resume and --init-from exclude each other");
+    if (!opt->resume && c->steps == 0) return error_set(err, "steps: 0 steps to train; give --steps N with N >= 1");
 
     if (load_data(&run, err) || (c->env[0] && run_check_eval_env(&run, err)) || run_make_members(&run, err) ||
         model_layout_init(&run.single, 1, run.data.obs_dim, run.data.act_dim, c->hidden, c->n_hidden, err))
@@ -192,6 +199,7 @@ int train_run(const TrainOptions *opt, int *interrupted, Error *err) {
     }
     if (create_population(&run, err) || alloc_host_buffers(&run, err)) goto done;
 
+    if (run_claim(&run, err)) goto done;
     int64_t start = 0;
     if (opt->resume && run_resume(&run, &start, err)) goto done;
     if (opt->init_from[0] && run_init_from(&run, opt->init_from, err)) goto done;
@@ -204,14 +212,16 @@ int train_run(const TrainOptions *opt, int *interrupted, Error *err) {
 
     struct sigaction sa = {.sa_handler = on_stop_signal};
     sigemptyset(&sa.sa_mask);
-    struct sigaction old_int, old_term;
+    /* SIGHUP (the terminal went away) and SIGPIPE (stdout's reader did: `| head`) end a run as
+     * SIGTERM does, with a checkpoint; a write to a closed stdout then fails with EPIPE
+     * instead of killing the process. */
+    static const int stop_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGPIPE};
+    struct sigaction old_actions[4];
     stop_signal = 0;
-    sigaction(SIGINT, &sa, &old_int);
-    sigaction(SIGTERM, &sa, &old_term);
+    for (int i = 0; i < 4; i++) sigaction(stop_signals[i], &sa, &old_actions[i]);
     run_print_start(&run, start);
     rc = train_loop(&run, start, interrupted, err);
-    sigaction(SIGINT, &old_int, NULL);
-    sigaction(SIGTERM, &old_term, NULL);
+    for (int i = 0; i < 4; i++) sigaction(stop_signals[i], &old_actions[i], NULL);
 
 done:
     run_cleanup(&run);

@@ -22,6 +22,7 @@ typedef struct {
     Config cfg;                      /* resolved base config */
     char out_dir[TRAIN_PATH_MAX];
     int resume;                      /* continue from out_dir's checkpoints */
+    int force;                       /* a new run where one is: the old one is moved aside (run_lock.h) */
     char init_from[TRAIN_PATH_MAX];  /* "" or a checkpoint whose weights start every member */
     Sweep sweep;
     int threads;                     /* CPU BLAS threads, 0 = all */
@@ -32,7 +33,9 @@ typedef struct {
 } TrainOptions;
 
 /* Runs training. Returns 0 when done; on failure or interruption the message says what and
- * where, and checkpoints written before are intact. *interrupted is set when a signal ended it. */
+ * where, and checkpoints written before are intact. *interrupted is set to the signal's number
+ * when a signal ended it (SIGINT, SIGTERM, SIGHUP or SIGPIPE: the step finishes and a checkpoint
+ * is written), else 0. */
 int train_run(const TrainOptions *opt, int *interrupted, Error *err);
 
 #endif
