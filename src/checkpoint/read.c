@@ -345,7 +345,7 @@ static int check_no_extra_layer(hid_t file, const char *prefix, const TreeNet *n
         int is_policy = !strcmp(nets[i].name, "policy");
         if (check_members(file, name, is_policy ? net_members : no_members, layers, path, err)) return -1;
         for (int l = 0; l < layers; l++) {
-            char layer[NAME_CAP + 16];
+            char layer[NAME_CAP + 24];
             snprintf(layer, sizeof layer, "%s/layer%d", name, l);
             if (check_members(file, layer, layer_members, 0, path, err)) return -1;
         }
