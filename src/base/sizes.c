@@ -33,8 +33,29 @@ int count_add(int64_t a, int64_t b, int64_t *out) {
     return 0;
 }
 
+/* MemAvailable + SwapFree from /proc/meminfo, in bytes; 0 when it cannot be read. */
+static size_t meminfo_available(void) {
+    FILE *f = fopen("/proc/meminfo", "r");
+    if (!f) return 0;
+    char line[256];
+    unsigned long long kb, avail = 0, swap = 0;
+    int found = 0;
+    while (fgets(line, sizeof line, f)) {
+        if (sscanf(line, "MemAvailable: %llu kB", &kb) == 1) avail = kb, found = 1;
+        else if (sscanf(line, "SwapFree: %llu kB", &kb) == 1) swap = kb;
+    }
+    fclose(f);
+    size_t bytes;
+    if (!found || size_mul(avail + swap, 1024, &bytes)) return 0;
+    return bytes;
+}
+
 size_t size_memory_limit(void) {
     if (memory_limit_override) return memory_limit_override;
+    /* What the kernel can still hand out now (free and reclaimable memory, and swap): more than
+     * that is not refused by malloc's overcommit, but by the OOM killer once it is touched. */
+    size_t avail = meminfo_available();
+    if (avail) return avail;
     long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
     size_t total;
     /* Unknown: no limit beyond what the arithmetic allows. */
@@ -60,5 +81,5 @@ int size_check_memory(size_t bytes, Error *err) {
     size_format(bytes, need, sizeof need);
     size_format(limit, have, sizeof have);
     return error_set(err, "needs %s of memory, more than the %s %s", need, have,
-                     memory_limit_override ? "allowed" : "this machine has");
+                     memory_limit_override ? "allowed" : "available (free memory and swap)");
 }

@@ -9,12 +9,13 @@
  *
  *   size_t bytes;
  *   if (size_mul3(rows, cols, sizeof(float), &bytes)) return error_set(err, "... too large");
- *   if (size_check_memory(bytes, &err)) ...              // more than this machine has
+ *   if (size_check_memory(bytes, &err)) ...              // more than can be had now
  *
- * size_memory_limit() is how much one load may allocate: the machine's physical memory, so a
- * file that would need more is refused with the numbers before malloc's overcommit lets the
- * kernel kill the process halfway through the read. Tests and fuzzers lower it with
- * size_set_memory_limit(). */
+ * size_memory_limit() is how much may still be allocated: what the kernel can hand out now
+ * (MemAvailable + SwapFree; the physical memory where /proc/meminfo is missing), so a file or a
+ * population that would need more is refused with the numbers before malloc's overcommit lets
+ * the OOM killer end the process halfway through (or starve the machine's other users). Tests
+ * and fuzzers set it with size_set_memory_limit(). */
 #ifndef CUIQL_BASE_SIZES_H
 #define CUIQL_BASE_SIZES_H
 
@@ -32,13 +33,13 @@ int size_mul3(uint64_t a, uint64_t b, uint64_t c, size_t *out);
 /* The same for int64_t counts (rows, transitions): -1 on overflow or a negative result. */
 int count_add(int64_t a, int64_t b, int64_t *out);
 
-/* The memory one load may allocate in all, in bytes (the machine's physical memory unless set). */
+/* The memory that may still be allocated, in bytes (see above). */
 size_t size_memory_limit(void);
-/* Sets it (0 restores the machine's physical memory). */
+/* Sets it (0 restores what the kernel reports). */
 void size_set_memory_limit(size_t bytes);
 
 /* 0 when `bytes` fits under size_memory_limit(), else -1 with "needs X GB of memory, more than
- * the Y GB this machine has" (the caller prefixes what it was loading). */
+ * the Y GB available (free memory and swap)" (the caller prefixes what it was loading). */
 int size_check_memory(size_t bytes, Error *err);
 
 /* "1.5 GB", "12 MB", "512 bytes" for messages. */
