@@ -197,3 +197,19 @@ int h5_save_image(hid_t *file, const char *path, const char *shown, Error *err) 
     free(image);
     return rc;
 }
+
+int h5_number_type_sane(hid_t type, char *why, size_t size) {
+    size_t bytes = H5Tget_size(type);
+    size_t precision = H5Tget_precision(type); /* 0 on error, and for an enum: its base's */
+    H5T_class_t cls = H5Tget_class(type);
+    if (cls == H5T_ENUM) {
+        hid_t base = H5Tget_super(type);
+        precision = base >= 0 ? H5Tget_precision(base) : 0;
+        if (base >= 0) H5Tclose(base);
+    }
+    if (bytes >= 1 && bytes <= 16 && precision >= 1 && precision <= 8 * bytes) return 1;
+    (void)H5Eclear2(H5E_DEFAULT);
+    snprintf(why, size, "a %zu-byte %s type with %zu bits of precision: not a number cuiql can read (a corrupted "
+             "file?)", bytes, h5_class_name(cls), precision);
+    return 0;
+}

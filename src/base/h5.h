@@ -40,6 +40,13 @@ int h5_exists(hid_t loc, const char *path);
  * HDF5's error stack. */
 int h5_filters_available(hid_t dset, char *why, size_t size);
 
+/* 1 when a number type (integer, float or enum class) is one a reader can convert: 1 to 16
+ * bytes, with no more bits of precision than it has. A crafted file can declare a 1.6 GB
+ * "float", and HDF5 1.10 then allocates a conversion buffer of that size per element; newer
+ * HDF5 refuses such types itself. 0 otherwise, with why[size] ("a 1601468517-byte floating
+ * point type"). */
+int h5_number_type_sane(hid_t type, char *why, size_t size);
+
 /* Creates a file that lives only in memory (HDF5's core driver without a backing store), for a
  * writer to fill and h5_save_image to write out; H5I_INVALID_HID on failure (the error stack
  * holds why). `name` only identifies it; nothing is created on disk. A failed write or flush

@@ -13,7 +13,9 @@
 #include <errno.h>
 
 #include "base/h5.h"
+#include "base/sandbox.h"
 #include "checkpoint/checkpoint.h"
+#include "checkpoint/read_hid.h"
 #include "checkpoint/tensors.h"
 
 /* Opens a root attribute if present. Returns 1 (open, *attr set, *n values, its class in
@@ -46,6 +48,16 @@ static int attr_open(hid_t file, const char *name, hid_t *attr, hsize_t *n, H5T_
     }
     if (rank > 1) {
         error_set(err, "%s: attribute %s has rank %d, expected a scalar or a list", path, name, rank);
+        goto done;
+    }
+    char why[256];
+    if ((*cls == H5T_INTEGER || *cls == H5T_FLOAT) && !h5_number_type_sane(type, why, sizeof why)) {
+        error_set(err, "%s: attribute %s is %s", path, name, why);
+        goto done;
+    }
+    /* A string attribute's bytes are read whole: no config or name is near this size. */
+    if (*cls == H5T_STRING && H5Tget_size(type) > ((size_t)16 << 20)) {
+        error_set(err, "%s: attribute %s is a %zu-byte string", path, name, H5Tget_size(type));
         goto done;
     }
     *n = (hsize_t)count;
@@ -196,6 +208,11 @@ static hid_t open_tensor(hid_t file, const char *name, int rank, hsize_t *found_
     H5T_class_t cls = H5Tget_class(type);
     if (cls != H5T_FLOAT) {
         error_set(err, "%s: /%s is stored as %s, expected floating point (float32)", path, name, h5_class_name(cls));
+        goto done;
+    }
+    char why[256];
+    if (!h5_number_type_sane(type, why, sizeof why)) {
+        error_set(err, "%s: /%s is stored as %s", path, name, why);
         goto done;
     }
     int found_rank = H5Sget_simple_extent_ndims(space);
@@ -567,12 +584,20 @@ static int read_meta_file(hid_t file, const char *path, CheckpointMeta *meta, Er
     return read_attr_string(file, "config", &meta->config_yaml, path, err) < 0 ? -1 : 0;
 }
 
-int checkpoint_read_meta(const char *path, CheckpointMeta *meta, Error *err) {
+static int read_meta_direct(const char *path, CheckpointMeta *meta, Error *err) {
     memset(meta, 0, sizeof *meta);
     hid_t file;
     if (open_checkpoint(path, &file, err) != 0) return -1;
     int rc = read_meta_file(file, path, meta, err);
     rc = close_checkpoint(&file, rc, path, err);
+    if (rc != 0) checkpoint_meta_free(meta);
+    return rc;
+}
+
+int checkpoint_read_meta_hid(hid_t file, const char *name, CheckpointMeta *meta, Error *err) {
+    memset(meta, 0, sizeof *meta);
+    h5_silence();
+    int rc = check_version(file, name, err) || read_meta_file(file, name, meta, err) ? -1 : 0;
     if (rc != 0) checkpoint_meta_free(meta);
     return rc;
 }
@@ -614,8 +639,8 @@ static int read_file(hid_t file, const char *path, const ModelLayout *s, float *
     return 0;
 }
 
-int checkpoint_read(const char *path, const ModelLayout *single, float *params, float *target, float *adam_m,
-                    float *adam_v, int *has_target, int *has_optimizer, Error *err) {
+static int read_direct(const char *path, const ModelLayout *single, float *params, float *target, float *adam_m,
+                       float *adam_v, int *has_target, int *has_optimizer, Error *err) {
     if (!single || single->members != 1)
         return error_set(err, "%s: checkpoint_read takes a member view (P = 1 layout)", path ? path : "checkpoint");
     if (!params) return error_set(err, "%s: checkpoint_read needs a parameter buffer", path ? path : "checkpoint");
@@ -623,6 +648,62 @@ int checkpoint_read(const char *path, const ModelLayout *single, float *params, 
     if (open_checkpoint(path, &file, err) != 0) return -1;
     int rc = read_file(file, path, single, params, target, adam_m, adam_v, has_target, has_optimizer, err);
     return close_checkpoint(&file, rc, path, err);
+}
+
+int checkpoint_read_hid(hid_t file, const char *name, const ModelLayout *single, float *params, float *target,
+                        float *adam_m, float *adam_v, int *has_target, int *has_optimizer, Error *err) {
+    if (!single || single->members != 1 || !params)
+        return error_set(err, "%s: checkpoint_read_hid takes a member view and a parameter buffer", name);
+    h5_silence();
+    if (check_version(file, name, err)) return -1;
+    return read_file(file, name, single, params, target, adam_m, adam_v, has_target, has_optimizer, err);
+}
+
+/* A checkpoint is read twice: first in a child process that only checks that the read
+ * succeeds (base/sandbox.h: HDF5 1.10 can crash on a crafted file, and then only the child
+ * dies), then here. Checkpoints are small beside the time a run takes to use them. */
+typedef struct {
+    const char *path;
+    const ModelLayout *single;
+    float *params, *target, *adam_m, *adam_v;
+} CheckJob;
+
+static int check_child(void *ctx, int out, Error *err) {
+    (void)out;
+    const CheckJob *job = ctx;
+    /* A minute, and a second per 20 MB of the file (base/sandbox.h: HDF5 can loop forever). */
+    struct stat st;
+    uint64_t seconds = 60 + (job->path && stat(job->path, &st) == 0 ? (uint64_t)st.st_size / (20u << 20) : 0);
+    sandbox_deadline(seconds > 86400 ? 86400u : (unsigned)seconds);
+    int has_target, has_optimizer;
+    if (!job->single) {
+        CheckpointMeta meta;
+        int rc = read_meta_direct(job->path, &meta, err);
+        checkpoint_meta_free(&meta);
+        return rc;
+    }
+    /* The child writes into its own copy of the buffers (fork copies on write). */
+    return read_direct(job->path, job->single, job->params, job->target, job->adam_m, job->adam_v, &has_target,
+                       &has_optimizer, err);
+}
+
+static int check_isolated(const CheckJob *job, Error *err) {
+    return sandbox_run(job->path ? job->path : "checkpoint", check_child, NULL, (void *)job, NULL, err);
+}
+
+int checkpoint_read_meta(const char *path, CheckpointMeta *meta, Error *err) {
+    memset(meta, 0, sizeof *meta);
+    CheckJob job = {path, NULL, NULL, NULL, NULL, NULL};
+    if (check_isolated(&job, err)) return -1;
+    return read_meta_direct(path, meta, err);
+}
+
+int checkpoint_read(const char *path, const ModelLayout *single, float *params, float *target, float *adam_m,
+                    float *adam_v, int *has_target, int *has_optimizer, Error *err) {
+    if (!single || !params) return read_direct(path, single, params, target, adam_m, adam_v, has_target, has_optimizer, err);
+    CheckJob job = {path, single, params, target, adam_m, adam_v};
+    if (check_isolated(&job, err)) return -1;
+    return read_direct(path, single, params, target, adam_m, adam_v, has_target, has_optimizer, err);
 }
 
 int checkpoint_layout_from_file(const char *path, ModelLayout *single, CheckpointMeta *meta, Error *err) {

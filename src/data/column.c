@@ -62,6 +62,8 @@ static int check_type(const char *file, Column *c, Error *err) {
         return column_error(err, file, c, "unsupported type (%s); expected %s", h5_class_name(c->cls),
                             c->kind == COLUMN_FLAG ? "bool, integer or floating point 0/1"
                                                    : "floating point or integer");
+    char why[256];
+    if (!h5_number_type_sane(c->type, why, sizeof why)) return column_error(err, file, c, "stored as %s", why);
     return 0;
 }
 
