@@ -71,6 +71,11 @@ int config_is_null_text(const char *s);
  * sep = sep_last = "|", "auto|cpu|cuda". */
 void config_choices_text(const char *const *choices, const char *sep, const char *sep_last, char *buf, size_t n);
 
+/* config_yaml.c */
+/* config_load_file on text already in memory (len bytes, not necessarily NUL-terminated);
+ * `path` names it in messages. The entry tests/fuzz/ feeds its inputs through. */
+int config_load_text(Config *cfg, const char *path, const char *text, size_t len, Error *err);
+
 /* config_corl.c: CORL's IQL files (see there). */
 typedef struct {
     int normalize_reward;  /* -1: the file does not say */

@@ -230,19 +230,10 @@ static int apply_document(Config *cfg, const char *path, yaml_document_t *doc, E
     return 0;
 }
 
-int config_load_file(Config *cfg, const char *path, Error *err) {
-    size_t len;
-    char *text = read_file(path, &len, err);
-    if (!text) return -1;
-    if (check_depth(path, text, len, err)) {
-        free(text);
-        return -1;
-    }
+int config_load_text(Config *cfg, const char *path, const char *text, size_t len, Error *err) {
+    if (check_depth(path, text, len, err)) return -1;
     yaml_parser_t parser;
-    if (!yaml_parser_initialize(&parser)) {
-        free(text);
-        return error_set(err, "%s: out of memory", path);
-    }
+    if (!yaml_parser_initialize(&parser)) return error_set(err, "%s: out of memory", path);
     yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
     yaml_document_t doc, extra;
     int rc;
@@ -267,6 +258,14 @@ int config_load_file(Config *cfg, const char *path, Error *err) {
         yaml_document_delete(&doc);
     }
     yaml_parser_delete(&parser);
+    return rc;
+}
+
+int config_load_file(Config *cfg, const char *path, Error *err) {
+    size_t len;
+    char *text = read_file(path, &len, err);
+    if (!text) return -1;
+    int rc = config_load_text(cfg, path, text, len, err);
     free(text);
     return rc;
 }

@@ -172,6 +172,16 @@ def cases():
         lambda: mk.minari("f.h5", lambda f: f.__setitem__("episode_9", np.zeros(3))))
     add("minari-huge-id", "data", ["info", "f.h5"], ("ok",),
         lambda: mk.minari("f.h5", lambda f: f.move("episode_2", "episode_999999999999999999")))
+    # found by fuzzing (tests/fuzz/regressions/): HDF5 1.10 itself overflows, loops, allocates
+    regress = os.path.join(SRC, "tests", "fuzz", "regressions", "d4rl")
+    add("hdf5-overflow-in-H5Oopen", "data", ["info", os.path.join(regress, "hdf5-overflow-H5Oopen.h5")],
+        ("refuse", ["crashed the HDF5 library"]))
+    add("hdf5-overflow-train", "data", TRAIN + ["--dataset", os.path.join(regress, "hdf5-overflow-H5Oopen.h5"),
+                                                "--out", "r"], ("refuse", ["crashed the HDF5 library"]))
+    add("hdf5-endless-local-heap", "data", ["info", os.path.join(regress, "hdf5-loop-local-heap.h5")],
+        ("refuse", ["did not finish in the time its size allows"]), timeout=90)
+    add("hdf5-1.6GB-number-type", "data", ["info", os.path.join(regress, "huge-type-1.6GB.h5")],
+        ("refuse", ["'terminals'", "1601468517-byte"]))
     add("float64-big-endian-ok", "data", ["info", "f.h5"], ("ok",),
         lambda: mk.d4rl("f.h5", observations=np.ones((10, 3), ">f8")))
 
