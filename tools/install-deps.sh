@@ -17,6 +17,14 @@ if [ "$need_apt" = 1 ]; then
     libhdf5-dev libopenblas-dev libyaml-dev python3 python3-pip
 fi
 
+# clang with its compiler-rt (libFuzzer) for the fuzzing tests (tests/fuzz/, label fuzz).
+if ! command -v clang >/dev/null; then
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -q
+  $SUDO apt-get install -y -q --no-install-recommends clang libclang-rt-dev ||
+    $SUDO apt-get install -y -q --no-install-recommends clang
+fi
+
 PY_PACKAGES="numpy h5py tensorboard gymnasium matplotlib"
 if ! python3 -c "import numpy, h5py, tensorboard, gymnasium, matplotlib" 2>/dev/null; then
   # Debian's own python3 refuses pip installs into the system (PEP 668) unless told.
