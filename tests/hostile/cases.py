@@ -340,6 +340,20 @@ def cases():
               " & p=$!; sleep 2; kill -INT $p; wait $p",
         expect=("rc", 130, ["interrupted by SIGINT", "no checkpoint was written"]),
         setup=lambda: mk.dataset("data.h5"))
+    add("full-disk-at-start-ulimit", "disk",
+        shell=fsize_limit(0) + "{bin} " + " ".join(TRAIN + ["--dataset", "data.h5", "--out", "f", "--steps", "20"]),
+        expect=("refuse", ["cannot write the resolved config", "config.yaml.tmp", "too large"]),
+        setup=lambda: mk.dataset("data.h5"))
+    add("full-disk-at-start-tmpfs", "disk",
+        shell="mkdir -p m && mount -t tmpfs -o size=1m tmpfs m && {{ dd if=/dev/zero of=m/fill bs=1k count=1024 "
+              "2>/dev/null; {bin} " + " ".join(TRAIN + ["--dataset", "data.h5", "--out", "m/r", "--steps", "20"])
+              + "; rc=$?; umount m; exit $rc; }}",
+        expect=("refuse", ["cannot write the resolved config", "No space left on device"]),
+        setup=lambda: mk.dataset("data.h5"), skip=is_root_with_mount)
+    add("full-disk-while-logging", "disk",
+        shell=fsize_limit(16) + "{bin} " + " ".join(TRAIN + ["--dataset", "data.h5", "--out", "f", "--steps", "100000",
+                                                              "--set", "log_every=1"]),
+        expect=("refuse", ["f/", "File too large"]), setup=lambda: mk.dataset("data.h5"))
     add("full-disk-gen", "disk",
         shell=fsize_limit(16) + "{bin} gen --env pendulum --behavior random --episodes 50 --out g.h5",
         expect=("refuse", ["g.h5", "too large"]))
