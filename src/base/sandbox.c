@@ -131,6 +131,9 @@ int sandbox_run(const char *what, SandboxChild child, SandboxReceive receive, vo
     if (WIFEXITED(status) && len) return error_set(err, "%s", text);
     int sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
     if (sig == SIGPIPE && receive_rc != 0) return error_set(err, "%s", received.msg); /* we stopped reading */
+    if (sig == SIGINT || sig == SIGTERM || sig == SIGHUP || sig == SIGQUIT)
+        return error_set(err, "%s: reading it was interrupted by %s", what,
+                         sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : sig == SIGHUP ? "SIGHUP" : "SIGQUIT");
     if (sig == SIGALRM)
         return error_set(err,
                          "%s: reading it did not finish in the time its size allows (the HDF5 library stuck on a "
