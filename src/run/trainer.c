@@ -111,7 +111,6 @@ static int train_loop(Run *run, int64_t start, int *interrupted, Error *err) {
 
 static void run_cleanup(Run *run) {
     Error ignored;
-    run_lock_release(run->lock);
     for (int p = 0; p < run->P && run->members; p++)
         if (run->members[p].log) metrics_close(run->members[p].log, &ignored);
     free(run->members);
@@ -127,6 +126,7 @@ static void run_cleanup(Run *run) {
     free(run->pop_m);
     free(run->pop_v);
     free(run->scalars);
+    run_lock_release(run->lock);  /* last: the logs above are closed (flushed) by then */
 }
 
 /* The dataset, preprocessed as the config says. */
