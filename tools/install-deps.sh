@@ -5,6 +5,7 @@
 # The CUDA toolkit is optional: with nvcc on PATH the CUDA backend is built too. OpenMPI is
 # for data-parallel training (--data-parallel) and its tests; OpenMPI's mpirun and Slurm with
 # munge (a one-node cluster: tools/slurm-local.sh) are also the sharded-sweep tests' launchers.
+# clang, with its compiler-rt (libFuzzer, the sanitizers), builds the fuzzing tests (tests/fuzz/).
 #
 # Quiet when everything is present. Otherwise each step says `install-deps: <step>`; a step
 # that fails prints the failing command's own output (its last lines; the whole log stays in
@@ -28,6 +29,7 @@ APT_PACKAGES=(
   "cmd:mpirun openmpi-bin"
   "cmd:sbatch slurm-wlm"
   "cmd:munged munge"
+  "cmd:clang clang"
   "cmd:python3 python3"
   "py:pip python3-pip"
 )

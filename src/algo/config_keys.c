@@ -133,7 +133,8 @@ const KeyDef config_keys[] = {
 
     STRING("env", env, "", G_EVAL, "built-in environment to evaluate in; empty = no evaluation"),
     NUM(K_INT64, "eval_every", OFF(eval_every), GE(0), "0", G_EVAL, "steps between evaluations; 0 = only at the end"),
-    NUM(K_INT, "eval_episodes", OFF(eval_episodes), GE(1), "10", G_EVAL, "episodes per evaluation"),
+    NUM(K_INT, "eval_episodes", OFF(eval_episodes), IN(1, 0, 10000000, 0), "10", G_EVAL,
+        "episodes per evaluation (at most cuiql eval --episodes' 10000000)"),
 
     ENUM("device", OFF(device), device_names, "auto", G_HW, "auto: CUDA when a device is present"),
     ENUM("replay", OFF(replay), replay_names, "auto", G_HW,
@@ -232,7 +233,13 @@ static int validate_key(const Config *cfg, const KeyDef *k, Error *err) {
         int v = *(const int *)p;
         return v >= 0 && v < count_choices(k->choices) ? 0 : error_set(err, "%s: invalid value %d", k->name, v);
     }
-    case K_STRING: return memchr(p, '\0', k->aux) ? 0 : error_set(err, "%s: not terminated", k->name);
+    case K_STRING:
+        if (!memchr(p, '\0', k->aux)) return error_set(err, "%s: not terminated", k->name);
+        /* --dataset is taken verbatim (a path), but config.yaml and checkpoints record it as YAML,
+         * which is UTF-8 text. */
+        return utf8_valid(p) ? 0
+                             : error_set(err, "%s: not valid UTF-8 text, which config.yaml (where the run records "
+                                         "it) must be; rename the file or directory", k->name);
     case K_INT_LIST: {
         int n = *(const int *)((const char *)cfg + k->aux);
         if (n < 1 || n > CONFIG_MAX_HIDDEN)

@@ -10,6 +10,10 @@
 #include <yaml.h>
 
 #define CONFIG_FILE_MAX (16 << 20)
+/* A config is a mapping of scalars and short lists: depth 2. libyaml's scanner slows down
+ * quadratically with nesting (100k levels took 44 s), so deeper input is refused after a
+ * first pass over its events, which stops as soon as the cap is passed. */
+#define CONFIG_MAX_DEPTH 32
 
 /* The whole file in a malloc'd buffer, so read errors (a directory, EIO) are reported as such
  * rather than as libyaml's "input error". */
@@ -60,6 +64,35 @@ static int yaml_error(const char *path, const yaml_parser_t *p, Error *err) {
                      p->problem_mark.column + 1, problem);
 }
 
+/* Refuses nesting deeper than CONFIG_MAX_DEPTH, reading events only until it is reached; a
+ * syntax error is left for the real load to report with its context. */
+static int check_depth(const char *path, const char *text, size_t len, Error *err) {
+    yaml_parser_t p;
+    if (!yaml_parser_initialize(&p)) return error_set(err, "%s: out of memory", path);
+    yaml_parser_set_input_string(&p, (const unsigned char *)text, len);
+    int depth = 0, rc = 0;
+    for (;;) {
+        yaml_event_t e;
+        if (!yaml_parser_parse(&p, &e)) break;
+        yaml_event_type_t type = e.type;
+        size_t line = e.start_mark.line + 1;
+        yaml_event_delete(&e);
+        if (type == YAML_SEQUENCE_START_EVENT || type == YAML_MAPPING_START_EVENT) {
+            if (++depth > CONFIG_MAX_DEPTH) {
+                rc = error_set(err, "%s:%zu: nested more than %d levels deep; a config is a mapping of values and "
+                               "short lists", path, line, CONFIG_MAX_DEPTH);
+                break;
+            }
+        } else if (type == YAML_SEQUENCE_END_EVENT || type == YAML_MAPPING_END_EVENT) {
+            depth--;
+        } else if (type == YAML_STREAM_END_EVENT) {
+            break;
+        }
+    }
+    yaml_parser_delete(&p);
+    return rc;
+}
+
 static const char *node_text(const yaml_node_t *n) { return (const char *)n->data.scalar.value; }
 static size_t node_line(const yaml_node_t *n) { return n->start_mark.line + 1; }
 
@@ -104,6 +137,38 @@ static int apply_pair(Config *cfg, int corl, const char *name, const Value *v, C
     return config_apply_value(cfg, k, name, v, err);
 }
 
+/* The keys seen so far, hashed: comparing each key with every earlier one took 119 s for a
+ * file of 100k keys. Open addressing over at least twice as many slots as keys. */
+typedef struct {
+    yaml_node_t **slots;
+    size_t mask;
+} KeySet;
+
+static int keyset_init(KeySet *set, size_t keys) {
+    size_t cap = 16;
+    while (cap < 2 * keys) cap *= 2;
+    set->slots = calloc(cap, sizeof *set->slots);
+    set->mask = cap - 1;
+    return set->slots ? 0 : -1;
+}
+
+static uint64_t text_hash(const char *s) {
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h;
+}
+
+/* The earlier key node with the same text, or NULL after adding this one. */
+static yaml_node_t *seen_before(KeySet *set, yaml_node_t *key) {
+    for (size_t i = text_hash(node_text(key)) & set->mask;; i = (i + 1) & set->mask) {
+        if (!set->slots[i]) {
+            set->slots[i] = key;
+            return NULL;
+        }
+        if (!strcmp(node_text(set->slots[i]), node_text(key))) return set->slots[i];
+    }
+}
+
 /* Applies the document's mapping to cfg (a scratch copy: the caller commits on success). */
 static int apply_document(Config *cfg, const char *path, yaml_document_t *doc, ConfigNotes *notes, Error *err) {
     yaml_node_t *root = yaml_document_get_root_node(doc);
@@ -114,19 +179,24 @@ static int apply_document(Config *cfg, const char *path, yaml_document_t *doc, C
 
     yaml_node_pair_t *pairs = root->data.mapping.pairs.start, *end = root->data.mapping.pairs.top;
     int corl = 0;
+    KeySet seen;
+    if (keyset_init(&seen, (size_t)(end - pairs))) return error_set(err, "%s: out of memory", path);
     for (yaml_node_pair_t *p = pairs; p < end; p++) {
         yaml_node_t *key = yaml_document_get_node(doc, p->key);
-        if (!key || key->type != YAML_SCALAR_NODE)
+        if (!key || key->type != YAML_SCALAR_NODE) {
+            free(seen.slots);
             return error_set(err, "%s:%zu: keys must be names, got a %s", path, key ? node_line(key) : 0,
                              key && key->type == YAML_MAPPING_NODE ? "mapping" : "sequence");
-        for (yaml_node_pair_t *q = pairs; q < p; q++) {
-            yaml_node_t *earlier = yaml_document_get_node(doc, q->key);
-            if (!strcmp(node_text(earlier), node_text(key)))
-                return error_set(err, "%s:%zu: duplicate key '%s' (first at line %zu)", path,
-                                 node_line(key), node_text(key), node_line(earlier));
+        }
+        yaml_node_t *earlier = seen_before(&seen, key);
+        if (earlier) {
+            free(seen.slots);
+            return error_set(err, "%s:%zu: duplicate key '%s' (first at line %zu)", path, node_line(key),
+                             node_text(key), node_line(earlier));
         }
         if (corl_marks_file(node_text(key))) corl = 1;
     }
+    free(seen.slots);
 
     /* Two names for one setting (steps and max_timesteps, policy and iql_deterministic) would
      * otherwise be decided silently by their order in the file. */
@@ -162,6 +232,7 @@ static int apply_document(Config *cfg, const char *path, yaml_document_t *doc, C
 }
 
 int config_load_string(Config *cfg, const char *text, size_t len, const char *name, ConfigNotes *notes, Error *err) {
+    if (check_depth(name, text, len, err)) return -1;
     yaml_parser_t parser;
     if (!yaml_parser_initialize(&parser)) return error_set(err, "%s: out of memory", name);
     yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);

@@ -13,7 +13,9 @@
 #include <errno.h>
 
 #include "base/h5.h"
+#include "base/sandbox.h"
 #include "checkpoint/checkpoint.h"
+#include "checkpoint/read_hid.h"
 #include "checkpoint/tensors.h"
 
 /* Opens a root attribute if present. Returns 1 (open, *attr set, *n values, its class in
@@ -46,6 +48,16 @@ static int attr_open(hid_t file, const char *name, hid_t *attr, hsize_t *n, H5T_
     }
     if (rank > 1) {
         error_set(err, "%s: attribute %s has rank %d, expected a scalar or a list", path, name, rank);
+        goto done;
+    }
+    char why[256];
+    if ((*cls == H5T_INTEGER || *cls == H5T_FLOAT) && !h5_number_type_sane(type, why, sizeof why)) {
+        error_set(err, "%s: attribute %s is %s", path, name, why);
+        goto done;
+    }
+    /* A string attribute's bytes are read whole: no config or name is near this size. */
+    if (*cls == H5T_STRING && H5Tget_size(type) > ((size_t)16 << 20)) {
+        error_set(err, "%s: attribute %s is a %zu-byte string", path, name, H5Tget_size(type));
         goto done;
     }
     *n = (hsize_t)count;
@@ -198,6 +210,11 @@ static hid_t open_tensor(hid_t file, const char *name, int rank, hsize_t *found_
         error_set(err, "%s: /%s is stored as %s, expected floating point (float32)", path, name, h5_class_name(cls));
         goto done;
     }
+    char why[256];
+    if (!h5_number_type_sane(type, why, sizeof why)) {
+        error_set(err, "%s: /%s is stored as %s", path, name, why);
+        goto done;
+    }
     int found_rank = H5Sget_simple_extent_ndims(space);
     hsize_t dims[H5S_MAX_RANK];
     if (found_rank < 0 || H5Sget_simple_extent_dims(space, dims, NULL) < 0) {
@@ -265,19 +282,90 @@ done:
     return rc;
 }
 
-/* Refuses a layer beyond the expected ones: a file with more layers than the layout could
- * otherwise match it tensor by tensor and be read silently wrong. */
+/* "layer<i>" with i in canonical decimal → i; -1 for any other name. */
+static int layer_index(const char *name) {
+    if (strncmp(name, "layer", 5) != 0) return -1;
+    const char *d = name + 5;
+    if (!*d || (d[0] == '0' && d[1]) || strlen(d) > 6) return -1;
+    int i = 0;
+    for (; *d; d++) {
+        if (*d < '0' || *d > '9') return -1;
+        i = i * 10 + (*d - '0');
+    }
+    return i;
+}
+
+/* The name of link idx of group g (in name order) into buf; -1 when it cannot be read. A name
+ * longer than buf is cut (it is unexpected either way). */
+static int link_name(hid_t g, hsize_t idx, char *buf, size_t size) {
+    ssize_t len = H5Lget_name_by_idx(g, ".", H5_INDEX_NAME, H5_ITER_INC, idx, buf, size, H5P_DEFAULT);
+    if (len < 0) return -1;
+    buf[size - 1] = '\0';
+    return 0;
+}
+
+/* Every member of group `name` must be one of `allowed` (NULL-terminated) or, when n_layers > 0,
+ * layer<i> with i < n_layers; *extra_layer is set to an unexpected layer index (or -1). A group
+ * that cannot be opened is left to the tensor reads to report. */
+static int check_members(hid_t file, const char *name, const char *const *allowed, int n_layers, const char *path,
+                         Error *err) {
+    if (!h5_exists(file, name)) return 0;
+    hid_t g = H5Oopen(file, name, H5P_DEFAULT);
+    if (g < 0) {
+        char ignored[8];
+        h5_error_detail(ignored, sizeof ignored);
+        return 0;
+    }
+    int rc = 0;
+    H5G_info_t info;
+    if (H5Iget_type(g) != H5I_GROUP) goto done; /* a dataset in a group's place: the reads say so */
+    if (H5Gget_info(g, &info) < 0) {
+        rc = h5_fail(err, path, "/%s: cannot list it", name);
+        goto done;
+    }
+    for (hsize_t i = 0; i < info.nlinks && rc == 0; i++) {
+        char member[64];
+        if (link_name(g, i, member, sizeof member) < 0) {
+            rc = h5_fail(err, path, "/%s: cannot list it", name);
+            break;
+        }
+        int known = 0;
+        for (const char *const *a = allowed; *a && !known; a++) known = !strcmp(member, *a);
+        int layer = n_layers > 0 ? layer_index(member) : -1;
+        if (known || (layer >= 0 && layer < n_layers)) continue;
+        if (layer == n_layers)
+            rc = error_set(err, "%s: /%s/%s is one layer more than expected (%d hidden layers)", path, name, member,
+                           n_layers - 1);
+        else if (layer > n_layers)
+            rc = error_set(err, "%s: /%s/%s is beyond the expected layers (layer0..layer%d for %d hidden layers)",
+                           path, name, member, n_layers - 1, n_layers - 1);
+        else
+            rc = error_set(err, "%s: /%s/%s is not part of a cuiql checkpoint (docs/checkpoint.md: a network's "
+                           "group holds its layers, a layer's group its weight and bias)", path, name, member);
+    }
+done:
+    h5_close(&g);
+    return rc;
+}
+
+/* Refuses anything in a network's tree beyond the expected layers and tensors: a file with more
+ * layers than the layout could otherwise match it tensor by tensor and be read silently wrong,
+ * and a layer9 after a gap would not even be noticed by looking at the next one. */
 static int check_no_extra_layer(hid_t file, const char *prefix, const TreeNet *nets, int n_nets, const ModelLayout *s,
                                 const char *path, Error *err) {
+    static const char *const net_members[] = {"log_std", NULL}, *const no_members[] = {NULL};
+    static const char *const layer_members[] = {"weight", "bias", NULL};
     for (int i = 0; i < n_nets; i++) {
         char name[NAME_CAP];
         int layers = s->net[nets[i].net].n_layers;
         join_name(name, prefix, nets[i].name);
-        size_t len = strlen(name);
-        snprintf(name + len, sizeof name - len, "/layer%d", layers);
-        if (h5_exists(file, name))
-            return error_set(err, "%s: /%s is one layer more than expected (%d hidden layers)", path, name,
-                             s->n_hidden);
+        int is_policy = !strcmp(nets[i].name, "policy");
+        if (check_members(file, name, is_policy ? net_members : no_members, layers, path, err)) return -1;
+        for (int l = 0; l < layers; l++) {
+            char layer[NAME_CAP + 24];
+            snprintf(layer, sizeof layer, "%s/layer%d", name, l);
+            if (check_members(file, layer, layer_members, 0, path, err)) return -1;
+        }
     }
     return 0;
 }
@@ -496,12 +584,20 @@ static int read_meta_file(hid_t file, const char *path, CheckpointMeta *meta, Er
     return read_attr_string(file, "config", &meta->config_yaml, path, err) < 0 ? -1 : 0;
 }
 
-int checkpoint_read_meta(const char *path, CheckpointMeta *meta, Error *err) {
+static int read_meta_direct(const char *path, CheckpointMeta *meta, Error *err) {
     memset(meta, 0, sizeof *meta);
     hid_t file;
     if (open_checkpoint(path, &file, err) != 0) return -1;
     int rc = read_meta_file(file, path, meta, err);
     rc = close_checkpoint(&file, rc, path, err);
+    if (rc != 0) checkpoint_meta_free(meta);
+    return rc;
+}
+
+int checkpoint_read_meta_hid(hid_t file, const char *name, CheckpointMeta *meta, Error *err) {
+    memset(meta, 0, sizeof *meta);
+    h5_silence();
+    int rc = check_version(file, name, err) || read_meta_file(file, name, meta, err) ? -1 : 0;
     if (rc != 0) checkpoint_meta_free(meta);
     return rc;
 }
@@ -543,8 +639,8 @@ static int read_file(hid_t file, const char *path, const ModelLayout *s, float *
     return 0;
 }
 
-int checkpoint_read(const char *path, const ModelLayout *single, float *params, float *target, float *adam_m,
-                    float *adam_v, int *has_target, int *has_optimizer, Error *err) {
+static int read_direct(const char *path, const ModelLayout *single, float *params, float *target, float *adam_m,
+                       float *adam_v, int *has_target, int *has_optimizer, Error *err) {
     if (!single || single->members != 1)
         return error_set(err, "%s: checkpoint_read takes a member view (P = 1 layout)", path ? path : "checkpoint");
     if (!params) return error_set(err, "%s: checkpoint_read needs a parameter buffer", path ? path : "checkpoint");
@@ -552,6 +648,62 @@ int checkpoint_read(const char *path, const ModelLayout *single, float *params, 
     if (open_checkpoint(path, &file, err) != 0) return -1;
     int rc = read_file(file, path, single, params, target, adam_m, adam_v, has_target, has_optimizer, err);
     return close_checkpoint(&file, rc, path, err);
+}
+
+int checkpoint_read_hid(hid_t file, const char *name, const ModelLayout *single, float *params, float *target,
+                        float *adam_m, float *adam_v, int *has_target, int *has_optimizer, Error *err) {
+    if (!single || single->members != 1 || !params)
+        return error_set(err, "%s: checkpoint_read_hid takes a member view and a parameter buffer", name);
+    h5_silence();
+    if (check_version(file, name, err)) return -1;
+    return read_file(file, name, single, params, target, adam_m, adam_v, has_target, has_optimizer, err);
+}
+
+/* A checkpoint is read twice: first in a child process that only checks that the read
+ * succeeds (base/sandbox.h: HDF5 1.10 can crash on a crafted file, and then only the child
+ * dies), then here. Checkpoints are small beside the time a run takes to use them. */
+typedef struct {
+    const char *path;
+    const ModelLayout *single;
+    float *params, *target, *adam_m, *adam_v;
+} CheckJob;
+
+static int check_child(void *ctx, int out, Error *err) {
+    (void)out;
+    const CheckJob *job = ctx;
+    /* A minute, and a second per 20 MB of the file (base/sandbox.h: HDF5 can loop forever). */
+    struct stat st;
+    uint64_t seconds = 60 + (job->path && stat(job->path, &st) == 0 ? (uint64_t)st.st_size / (20u << 20) : 0);
+    sandbox_deadline(seconds > 86400 ? 86400u : (unsigned)seconds);
+    int has_target, has_optimizer;
+    if (!job->single) {
+        CheckpointMeta meta;
+        int rc = read_meta_direct(job->path, &meta, err);
+        checkpoint_meta_free(&meta);
+        return rc;
+    }
+    /* The child writes into its own copy of the buffers (fork copies on write). */
+    return read_direct(job->path, job->single, job->params, job->target, job->adam_m, job->adam_v, &has_target,
+                       &has_optimizer, err);
+}
+
+static int check_isolated(const CheckJob *job, Error *err) {
+    return sandbox_run(job->path ? job->path : "checkpoint", check_child, NULL, (void *)job, NULL, err);
+}
+
+int checkpoint_read_meta(const char *path, CheckpointMeta *meta, Error *err) {
+    memset(meta, 0, sizeof *meta);
+    CheckJob job = {path, NULL, NULL, NULL, NULL, NULL};
+    if (check_isolated(&job, err)) return -1;
+    return read_meta_direct(path, meta, err);
+}
+
+int checkpoint_read(const char *path, const ModelLayout *single, float *params, float *target, float *adam_m,
+                    float *adam_v, int *has_target, int *has_optimizer, Error *err) {
+    if (!single || !params) return read_direct(path, single, params, target, adam_m, adam_v, has_target, has_optimizer, err);
+    CheckJob job = {path, single, params, target, adam_m, adam_v};
+    if (check_isolated(&job, err)) return -1;
+    return read_direct(path, single, params, target, adam_m, adam_v, has_target, has_optimizer, err);
 }
 
 int checkpoint_layout_from_file(const char *path, ModelLayout *single, CheckpointMeta *meta, Error *err) {

@@ -194,21 +194,16 @@ typedef struct {
     const float *params, *target, *adam_m, *adam_v;
 } WriteJob;
 
-/* Writes the whole file at tmp (file_write_atomic's temporary name) and closes it. */
+/* Writes the whole file at tmp (file_write_atomic's temporary name). The file is built in
+ * memory and its bytes written out at the end (h5_create_in_memory says why: a full disk must
+ * not leave HDF5 holding a file it can neither flush nor close). */
 static int write_file(const char *tmp, void *arg, Error *err) {
     const WriteJob *job = arg;
     const char *path = job->path;
     Tensor pt[MAX_TENSORS], tt[MAX_TENSORS];
     int np = tensor_list(job->single, 0, pt), nt = tensor_list(job->single, 1, tt);
     int rc = -1;
-    hid_t fapl = H5I_INVALID_HID, fcpl = H5I_INVALID_HID, lcpl = H5I_INVALID_HID, file = H5I_INVALID_HID;
-    /* SEMI: closing the file fails if a handle into it is still open, instead of leaving the
-     * file open behind our back; so a successful H5Fclose really means the file is complete. */
-    fapl = H5Pcreate(H5P_FILE_ACCESS);
-    if (fapl < 0 || H5Pset_fclose_degree(fapl, H5F_CLOSE_SEMI) < 0) {
-        h5_fail(err, path, "cannot make a file access property list");
-        goto done;
-    }
+    hid_t fcpl = H5I_INVALID_HID, lcpl = H5I_INVALID_HID, file = H5I_INVALID_HID;
     /* No object timestamps: the same state gives the same bytes, so two checkpoints can be
      * compared with cmp. */
     fcpl = H5Pcreate(H5P_FILE_CREATE);
@@ -221,9 +216,9 @@ static int write_file(const char *tmp, void *arg, Error *err) {
         h5_fail(err, path, "cannot make a link creation property list");
         goto done;
     }
-    file = H5Fcreate(tmp, H5F_ACC_EXCL, fcpl, fapl);
+    file = h5_create_in_memory(tmp, fcpl);
     if (file < 0) {
-        h5_fail(err, path, "cannot create %s", tmp);
+        h5_fail(err, path, "cannot create %s in memory", tmp);
         goto done;
     }
     if (write_tree(file, lcpl, "", pt, np, job->params, path, err) ||
@@ -233,22 +228,11 @@ static int write_file(const char *tmp, void *arg, Error *err) {
         (job->adam_v && write_tree(file, lcpl, "optimizer/exp_avg_sq/", pt, np, job->adam_v, path, err)) ||
         write_attributes(file, job->single, job->meta, path, err))
         goto done;
-    if (H5Fflush(file, H5F_SCOPE_GLOBAL) < 0) {
-        h5_fail(err, path, "flushing %s failed", tmp);
-        goto done;
-    }
-    herr_t closed = H5Fclose(file);
-    file = H5I_INVALID_HID;  /* after a failed H5Fclose the id is not usable either */
-    if (closed < 0) {
-        h5_fail(err, path, "closing %s failed", tmp);
-        goto done;
-    }
-    rc = 0;
+    rc = h5_save_image(&file, tmp, path, err);
 done:
     h5_close(&file);
     h5_close(&lcpl);
     h5_close(&fcpl);
-    h5_close(&fapl);
     return rc;
 }
 

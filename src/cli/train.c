@@ -1,5 +1,6 @@
 /* train.c — `cuiql train`: command-line options → TrainOptions → train_run(). */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 #include "cli/commands.h"
 #include "algo/config.h"
 #include "comm/comm.h"
+#include "run/run_history.h"
 #include "run/sweep.h"
 #include "run/sweep_memory.h"
 #include "run/trainer.h"
@@ -17,7 +19,7 @@
 static void train_usage(FILE *out) {
     fprintf(out,
             "usage: cuiql train [--config FILE] [--dataset FILE] [--out DIR] [--set KEY=VALUE]...\n"
-            "                   [--steps N] [--device auto|cpu|cuda] [--resume] [--init-from CKPT]\n"
+            "                   [--steps N] [--device auto|cpu|cuda] [--resume] [--force] [--init-from CKPT]\n"
             "                   [--sweep KEY=V1,V2,...]... [--threads N] [--no-graphs] [--gemm-epilogues]\n"
             "                   [--parallel-nets] [--data-parallel] [--shard I/N] [--memory-budget SIZE]\n"
             "                   [--progress-every S] [--quiet]\n"
@@ -32,7 +34,10 @@ static void train_usage(FILE *out) {
             "  --steps N          gradient steps in total\n"
             "  --device D         auto (GPU when present), cpu or cuda\n"
             "  --resume           continue the run in --out from its latest checkpoint (its config.yaml\n"
-            "                     is used when no --config is given)\n"
+            "                     is used when no --config is given; only steps, cadences and the device\n"
+            "                     may change: docs/run-directory.md)\n"
+            "  --force            start a new run in an --out that holds one; the old run's files are\n"
+            "                     moved to --out/replaced-DATE/, not deleted\n"
             "  --init-from CKPT   start from CKPT's network weights, at step 0 with fresh optimisers\n"
             "  --sweep K=V1,V2    train the cross product of values of tau, beta, seed as one population;\n"
             "                     each member gets DIR/tau{t}-beta{b}-seed{s}/; results in DIR/sweep.csv\n"
@@ -54,6 +59,14 @@ static void train_usage(FILE *out) {
             "                     rank 0 writes the run directory\n"
             "  --quiet            no progress lines\n"
             "  --help-config      every config key with its type, range, default and meaning\n");
+}
+
+/* Copies a path option into its buffer; a path that does not fit is refused rather than cut
+ * (a cut --out would write somewhere else). */
+static int cli_copy_path(char *dst, size_t size, const char *option, const char *value, Error *err) {
+    if (strlen(value) >= size) return error_set(err, "%s: path longer than %zu bytes", option, size - 1);
+    memcpy(dst, value, strlen(value) + 1);
+    return 0;
 }
 
 /* The value of option argv[*i] ("--x VALUE"), or NULL with a message. */
@@ -109,6 +122,7 @@ int cmd_train(int argc, char **argv) {
             goto done;
         } else if (!strcmp(a, "--resume")) optp->resume = 1;
         else if (!strcmp(a, "--data-parallel")) continue;  /* taken above */
+        else if (!strcmp(a, "--force")) optp->force = 1;
         else if (!strcmp(a, "--quiet")) optp->quiet = 1;
         else if (!strcmp(a, "--no-graphs")) optp->use_graphs = 0;
         else if (!strcmp(a, "--gemm-epilogues")) optp->gemm_epilogues = 1;
@@ -120,11 +134,15 @@ int cmd_train(int argc, char **argv) {
             if (!(v = option_value(argc, argv, &i, &err))) goto fail;
             if (!strcmp(a, "--config")) config_path = v;
             else if (!strcmp(a, "--dataset")) dataset = v;
-            else if (!strcmp(a, "--out")) snprintf(optp->out_dir, sizeof optp->out_dir, "%s", v);
+            else if (!strcmp(a, "--out")) {
+                if (cli_copy_path(optp->out_dir, sizeof optp->out_dir, a, v, &err)) goto fail;
+            }
             else if (!strcmp(a, "--set")) sets[n_sets++] = (char *)v;
             else if (!strcmp(a, "--steps")) steps = v;
             else if (!strcmp(a, "--device")) device = v;
-            else if (!strcmp(a, "--init-from")) snprintf(optp->init_from, sizeof optp->init_from, "%s", v);
+            else if (!strcmp(a, "--init-from")) {
+                if (cli_copy_path(optp->init_from, sizeof optp->init_from, a, v, &err)) goto fail;
+            }
             else if (!strcmp(a, "--sweep")) sweeps[n_sweeps++] = (char *)v;
             else if (!strcmp(a, "--shard") || !strcmp(a, "--memory-budget") || !strcmp(a, "--progress-every")) {
                 if (parse_sweep_option(optp, a, v, &err)) goto fail;
@@ -142,6 +160,10 @@ int cmd_train(int argc, char **argv) {
         }
     }
 
+    if (optp->resume && optp->force) {
+        error_set(&err, "--resume and --force exclude each other");
+        goto fail;
+    }
     if (!optp->out_dir[0]) {
         if (optp->resume) {
             error_set(&err, "--resume needs --out DIR (the run to continue)");
@@ -173,9 +195,16 @@ int cmd_train(int argc, char **argv) {
     if (device && config_set(&optp->cfg, "device", device, &err)) goto fail;
     for (int i = 0; i < n_sweeps; i++)
         if (sweep_add_axis(&optp->sweep, sweeps[i], &err)) goto fail;
+    if (optp->resume && run_resume_locate_dataset(optp->out_dir, !dataset && config_path == resumed_config,
+                                                  optp->cfg.dataset, sizeof optp->cfg.dataset, &err))
+        goto fail;
     if (optp->resume && n_sweeps == 0 && sweep_read_file(&optp->sweep, optp->out_dir, &err)) goto fail;
     if (config_validate(&optp->cfg, &err)) goto fail;
 
+    /* A closed stdout (`cuiql train | head`) must not kill the process with a run unsaved:
+     * writes fail with EPIPE instead, and during training SIGPIPE stops the run with a
+     * checkpoint (trainer.c). */
+    signal(SIGPIPE, SIG_IGN);
     int interrupted = 0;
     if (train_run(optp, &interrupted, &err) == 0) {
         rc = 0;
@@ -183,7 +212,7 @@ int cmd_train(int argc, char **argv) {
     }
     /* data parallel: the error is every rank's (train_run), and rank 0 says it */
     if (!optp->comm || optp->comm->rank == 0) fprintf(stderr, "cuiql train: %s\n", err.msg);
-    rc = interrupted ? 130 : 1;
+    rc = interrupted ? 128 + interrupted : 1;  /* the shell's convention: 130 for SIGINT */
     goto done;
 
 fail:

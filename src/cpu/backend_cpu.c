@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/sizes.h"
 #include "cuiql/backend.h"
 #include "cuiql/iql_heads.h"
 #include "cuiql/philox.h"
@@ -48,6 +49,12 @@ static void *cpu_alloc(Backend *b, size_t bytes, Error *err) {
     (void)b;
     /* 64-byte alignment keeps rows of the big buffers on cache-line boundaries for the BLAS. */
     size_t rounded = (bytes + 63) / 64 * 64;
+    /* The buffer is zeroed (touched) below: more than the kernel can give would not fail here
+     * but bring the OOM killer, after starving the machine. */
+    if (rounded < bytes || size_check_memory(rounded, err)) {
+        error_prefix(err, "out of host memory allocating %zu bytes", bytes);
+        return NULL;
+    }
     void *p = aligned_alloc(64, rounded ? rounded : 64);
     if (!p) {
         error_set(err, "out of host memory allocating %zu bytes", bytes);

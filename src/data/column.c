@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/sizes.h"
+
 Column column_none(void) {
     Column c;
     memset(&c, 0, sizeof c);
@@ -60,6 +62,8 @@ static int check_type(const char *file, Column *c, Error *err) {
         return column_error(err, file, c, "unsupported type (%s); expected %s", h5_class_name(c->cls),
                             c->kind == COLUMN_FLAG ? "bool, integer or floating point 0/1"
                                                    : "floating point or integer");
+    char why[256];
+    if (!h5_number_type_sane(c->type, why, sizeof why)) return column_error(err, file, c, "stored as %s", why);
     return 0;
 }
 
@@ -88,9 +92,26 @@ static int check_shape(const char *file, Column *c, ColumnShape shape, Error *er
     } else if (!(rank == 1 || (rank == 2 && dims[1] == 1))) {
         return column_error(err, file, c, "has rank %d, shape %s; expected [N] or [N, 1]", rank, shown);
     }
+    /* A file declares its shape in a few bytes: refuse one whose element count (read as up to
+     * 8 bytes each) cannot even be addressed, before any size is computed from it. */
+    uint64_t cols = rank == 2 ? dims[1] : 1;
+    size_t bytes;
+    if (dims[0] > (hsize_t)INT64_MAX || cols > (hsize_t)INT64_MAX || size_mul3(dims[0], cols, 8, &bytes))
+        return column_error(err, file, c, "has shape %s: too large to address in memory", shown);
     c->rows = (int64_t)dims[0];
-    c->cols = rank == 2 ? (int64_t)dims[1] : 1;
+    c->cols = (int64_t)cols;
     return 0;
+}
+
+/* A failed read. A compression filter this HDF5 library lacks (h5py's LZF) fails there with
+ * HDF5's complaint about its plugin directory: name the filter instead. Only at the read: h5py
+ * marks LZF optional and leaves chunks it could not shrink unfiltered, so such a file may well
+ * read. */
+static int read_failed(const char *file, const Column *c, Error *err) {
+    char detail[256], why[384];
+    h5_error_detail(detail, sizeof detail);
+    if (h5_filters_available(c->dset, why, sizeof why) == 0) return column_error(err, file, c, "%s", why);
+    return column_error(err, file, c, "reading it failed%s%s%s", detail[0] ? " (" : "", detail, detail[0] ? ")" : "");
 }
 
 int column_open(hid_t loc, const char *file, const char *prefix, const char *key, ColumnShape shape,
@@ -131,17 +152,46 @@ int column_expect_rows(const char *file, const Column *c, int64_t rows, const ch
                         (long long)rows, what);
 }
 
+/* The file's value of element k as a double (for a float64 column whose value became ±Inf in
+ * float32); 0 when it could be read. */
+static int read_element_double(const Column *c, size_t k, double *out) {
+    hid_t fspace = H5Dget_space(c->dset), mspace = H5I_INVALID_HID;
+    int rank = fspace < 0 ? -1 : H5Sget_simple_extent_ndims(fspace);
+    hsize_t coord[2] = {k / (size_t)c->cols, k % (size_t)c->cols}, one = 1;
+    int rc = -1;
+    if (rank == 1) coord[0] = k;
+    if (rank >= 1 && rank <= 2 && H5Sselect_elements(fspace, H5S_SELECT_SET, 1, coord) >= 0 &&
+        (mspace = H5Screate_simple(1, &one, NULL)) >= 0 &&
+        H5Dread(c->dset, H5T_NATIVE_DOUBLE, mspace, fspace, H5P_DEFAULT, out) >= 0)
+        rc = 0;
+    h5_close(&mspace);
+    h5_close(&fspace);
+    if (rc) {
+        char ignored[8];
+        h5_error_detail(ignored, sizeof ignored);
+    }
+    return rc;
+}
+
 int column_read_float(const char *file, const Column *c, float *dst, Error *err) {
-    size_t count = (size_t)c->rows * (size_t)c->cols;
+    size_t count;
+    if (size_mul((uint64_t)c->rows, (uint64_t)c->cols, &count))
+        return column_error(err, file, c, "too large to address in memory");
     if (count == 0) return 0;
     if (H5Dread(c->dset, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, dst) < 0)
-        return column_h5_error(err, file, c, "reading it");
+        return read_failed(file, c, err);
     for (size_t k = 0; k < count; k++) {
         if (isfinite(dst[k])) continue;
-        const char *v = isnan(dst[k]) ? "NaN" : dst[k] > 0 ? "+Inf" : "-Inf";
-        if (c->cols == 1) return column_error(err, file, c, "%s at row %zu", v, k);
-        return column_error(err, file, c, "%s at row %zu, column %zu", v, k / (size_t)c->cols,
-                            k % (size_t)c->cols);
+        char where[96];
+        if (c->cols == 1) snprintf(where, sizeof where, "row %zu", k);
+        else snprintf(where, sizeof where, "row %zu, column %zu", k / (size_t)c->cols, k % (size_t)c->cols);
+        /* A finite float64 beyond float32's range arrives here as ±Inf: say so, with its value. */
+        double v;
+        if (isinf(dst[k]) && c->cls == H5T_FLOAT && H5Tget_size(c->type) > sizeof(float) &&
+            read_element_double(c, k, &v) == 0 && isfinite(v))
+            return column_error(err, file, c, "%s: %g overflows float32 (largest magnitude 3.4e+38), "
+                                "which cuiql trains in; rescale the column", where, v);
+        return column_error(err, file, c, "%s at %s", isnan(dst[k]) ? "NaN" : dst[k] > 0 ? "+Inf" : "-Inf", where);
     }
     return 0;
 }
@@ -169,15 +219,20 @@ static int read_integer_flag(const char *file, const Column *c, uint8_t *dst, Er
         H5Tclose(native);
         return column_error(err, file, c, "unsupported %zu-byte %s type", size, h5_class_name(c->cls));
     }
-    size_t rows = (size_t)c->rows;
-    unsigned char *buf = size == 1 ? dst : malloc(rows * size);
+    size_t rows = (size_t)c->rows, bytes;
+    unsigned char *buf = NULL;
+    if (size_mul(rows, size, &bytes)) {
+        H5Tclose(native);
+        return column_error(err, file, c, "too large to address in memory");
+    }
+    buf = size == 1 ? dst : malloc(bytes);
     if (!buf) {
         H5Tclose(native);
-        return column_error(err, file, c, "out of memory (%zu bytes)", rows * size);
+        return column_error(err, file, c, "out of memory (%zu bytes)", bytes);
     }
     herr_t rc = H5Dread(c->dset, native, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf);
     H5Tclose(native);
-    int result = rc < 0 ? column_h5_error(err, file, c, "reading it") : 0;
+    int result = rc < 0 ? read_failed(file, c, err) : 0;
     for (size_t i = 0; i < rows && result == 0; i++) {
         long long v = native_int_at(buf + i * size, size, sign == H5T_SGN_2);
         if (v != 0 && v != 1)
@@ -190,12 +245,13 @@ static int read_integer_flag(const char *file, const Column *c, uint8_t *dst, Er
 }
 
 static int read_float_flag(const char *file, const Column *c, uint8_t *dst, Error *err) {
-    size_t rows = (size_t)c->rows;
-    float *buf = malloc(rows * sizeof *buf);
-    if (!buf) return column_error(err, file, c, "out of memory (%zu bytes)", rows * sizeof *buf);
+    size_t rows = (size_t)c->rows, bytes;
+    if (size_mul(rows, sizeof(float), &bytes)) return column_error(err, file, c, "too large to address in memory");
+    float *buf = malloc(bytes);
+    if (!buf) return column_error(err, file, c, "out of memory (%zu bytes)", bytes);
     int result = 0;
     if (H5Dread(c->dset, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0)
-        result = column_h5_error(err, file, c, "reading it");
+        result = read_failed(file, c, err);
     for (size_t i = 0; i < rows && result == 0; i++) {
         if (buf[i] != 0.0f && buf[i] != 1.0f)
             result = column_error(err, file, c, "value %g at row %zu; a flag must be 0 or 1", (double)buf[i], i);

@@ -21,6 +21,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/sandbox.h"
+#include "base/sizes.h"
+
 typedef struct {
     Column obs, act, rew, term, tout, next;
 } D4rlColumns;
@@ -125,16 +128,32 @@ static int read_columns(const char *path, const D4rlColumns *c, Dataset *d, Erro
     d->obs_dim = (int)c->obs.cols;
     d->act_dim = (int)c->act.cols;
     d->had_next_observations = has_next;
-    d->n_states = has_next ? 2 * rows : rows;
-    if (d->n_states > (int64_t)UINT32_MAX)
-        return error_set(err, "%s: %lld states do not fit the 32-bit state index", path, (long long)d->n_states);
+    /* rows <= INT64_MAX (column.c), so twice it fits in 64 unsigned bits */
+    uint64_t n_states = (uint64_t)rows * (has_next ? 2u : 1u);
+    if (n_states > UINT32_MAX)
+        return error_set(err, "%s: %llu states do not fit the 32-bit state index", path, (unsigned long long)n_states);
+    d->n_states = (int64_t)n_states;
 
+    /* Every size from the file's declared shapes, checked (base/sizes.h): a few bytes of HDF5
+     * can declare dimensions whose byte counts wrap past 2^64. */
     size_t R = (size_t)rows, S = (size_t)d->obs_dim, A = (size_t)d->act_dim;
-    if (!(d->states = alloc_or_fail((size_t)d->n_states * S * sizeof(float), path, "states", err)) ||
+    size_t states_bytes, actions_bytes, row_bytes, total = 0;
+    if (size_mul3((uint64_t)d->n_states, S, sizeof(float), &states_bytes) ||
+        size_mul3(R, A, sizeof(float), &actions_bytes) ||
+        /* per row: reward, terminal, two state indices, an episode start, two flag bytes */
+        size_mul(R + 1, 3 * sizeof(float) + sizeof(int64_t) + 2, &row_bytes) ||
+        size_add(states_bytes, actions_bytes, &total) || size_add(total, row_bytes, &total))
+        return error_set(err, "%s: dataset 'observations': %lld rows of %lld + %lld columns are too large to address "
+                         "in memory", path, (long long)rows, (long long)c->obs.cols, (long long)c->act.cols);
+    if (size_check_memory(total, err))
+        return error_prefix(err, "%s: %lld rows of %d state and %d action columns", path, (long long)rows,
+                            d->obs_dim, d->act_dim);
+    sandbox_deadline(reader_data_seconds(total, 0));
+    if (!(d->states = alloc_or_fail(states_bytes, path, "states", err)) ||
         column_read_float(path, &c->obs, d->states, err) < 0 ||
         (has_next && column_read_float(path, &c->next, d->states + R * S, err) < 0))
         return -1;
-    if (!(d->actions = alloc_or_fail(R * A * sizeof(float), path, "actions", err)) ||
+    if (!(d->actions = alloc_or_fail(actions_bytes, path, "actions", err)) ||
         column_read_float(path, &c->act, d->actions, err) < 0)
         return -1;
     if (!(d->rewards = alloc_or_fail(R * sizeof(float), path, "rewards", err)) ||

@@ -77,8 +77,9 @@ static int write_all(H5Handles *h, const char *tmp, const char *path, const D4rl
     h->dcpl = H5Pcreate(H5P_DATASET_CREATE);
     if (h->dcpl < 0 || H5Pset_obj_track_times(h->dcpl, 0) < 0)
         return error_set(err, "%s: cannot set up dataset creation properties", path);
-    h->file = H5Fcreate(tmp, H5F_ACC_TRUNC, h->fcpl, H5P_DEFAULT);
-    if (h->file < 0) return error_set(err, "%s: cannot create the file", tmp);
+    /* Built in memory and written out at the end (h5_create_in_memory says why). */
+    h->file = h5_create_in_memory(tmp, h->fcpl);
+    if (h->file < 0) return error_set(err, "%s: cannot create the file in memory", tmp);
 
     /* numpy bool as h5py stores it: an 8-bit enum FALSE = 0, TRUE = 1 */
     h->booltype = H5Tenum_create(H5T_NATIVE_INT8);
@@ -103,10 +104,7 @@ static int write_all(H5Handles *h, const char *tmp, const char *path, const D4rl
             return -1;
     }
 
-    herr_t closed = H5Fclose(h->file);
-    h->file = -1;
-    if (closed < 0) return error_set(err, "%s: closing the file failed (disk full?)", tmp);
-    return 0;
+    return h5_save_image(&h->file, tmp, path, err);
 }
 
 typedef struct {

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "base/sandbox.h"
 #include "data/reader.h"
 
 const char *dataset_format_name(DatasetFormat f) {
@@ -50,6 +51,11 @@ static int check_plain_file(const char *path, Error *err) {
     struct stat st;
     if (stat(path, &st) != 0) return error_set(err, "%s: cannot open: %s", path, strerror(errno));
     if (S_ISDIR(st.st_mode)) return error_set(err, "%s: is a directory, not an HDF5 file", path);
+    /* HDF5 needs a file it can seek in; a device or a pipe has no size to speak of either. */
+    if (!S_ISREG(st.st_mode))
+        return error_set(err, "%s: is a %s, not a regular file; an HDF5 dataset must be a file", path,
+                         S_ISCHR(st.st_mode) ? "character device" : S_ISBLK(st.st_mode) ? "block device"
+                         : S_ISFIFO(st.st_mode) ? "FIFO (named pipe)" : S_ISSOCK(st.st_mode) ? "socket" : "special file");
     if (st.st_size == 0) return error_set(err, "%s: empty file (0 bytes), not an HDF5 file", path);
     FILE *f = fopen(path, "rb");
     if (!f) return error_set(err, "%s: cannot open: %s", path, strerror(errno));
@@ -89,19 +95,47 @@ static int read_layout(hid_t file, const char *path, Dataset *out, Error *err) {
                      path);
 }
 
-int dataset_load(const char *path, Dataset *out, Error *err) {
-    memset(out, 0, sizeof *out);
-    if (check_plain_file(path, err) < 0) return -1;
+/* The read itself: open, the layout's reader, close. */
+static int load_file(const char *path, Dataset *out, Error *err) {
     h5_silence();  /* we report one line, not HDF5's whole error stack */
     hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (file < 0) return open_failure(path, err);
     int rc = read_layout(file, path, out, err);
-    if (rc == 0) rc = init_preprocessing(out, err);
     if (H5Fclose(file) < 0 && rc == 0) {
         char detail[256];
         h5_error_detail(detail, sizeof detail);
         rc = error_set(err, "%s: closing the file failed (%s)", path, detail);
     }
+    return rc;
+}
+
+typedef struct {
+    const char *path;
+    Dataset *out;
+} LoadJob;
+
+/* In the reading child (base/sandbox.h): the whole read, then the arrays to the program.
+ * out < 0: running in the program itself, the dataset stays where it is. */
+static int load_child(void *ctx, int out, Error *err) {
+    LoadJob *job = ctx;
+    sandbox_deadline(SANDBOX_METADATA_SECONDS); /* the readers extend it once they know the sizes */
+    if (load_file(job->path, job->out, err) < 0) return -1;
+    return out < 0 ? 0 : dataset_send(job->out, out, err);
+}
+
+static int load_receive(void *ctx, int in, Error *err) {
+    LoadJob *job = ctx;
+    return dataset_receive(job->out, in, job->path, err);
+}
+
+int dataset_load(const char *path, Dataset *out, Error *err) {
+    memset(out, 0, sizeof *out);
+    if (check_plain_file(path, err) < 0) return -1;
+    /* HDF5 runs in a child process: a crash inside the library on a crafted file is then a
+     * refusal of that file (base/sandbox.h). */
+    LoadJob job = {path, out};
+    int rc = sandbox_run(path, load_child, load_receive, &job, NULL, err);
+    if (rc == 0) rc = init_preprocessing(out, err);
     if (rc < 0) dataset_free(out);
     return rc;
 }

@@ -82,6 +82,12 @@ int dataset_preprocess(Dataset *d, const DataPrep *prep, Error *err);
 /* Undiscounted return of every episode (rewards as currently stored): [n_episodes]. Returns 0. */
 int dataset_episode_returns(const Dataset *d, double *returns);
 
+/* A 64-bit fingerprint of the transitions as read: the state table, both row indices, actions,
+ * rewards and terminals, bit for bit. Call it before dataset_preprocess: it identifies the
+ * data, not the preprocessing. A run records it so that a resume on other data is refused
+ * whatever the file is called now (run/run_history.h). */
+uint64_t dataset_fingerprint(const Dataset *d);
+
 /* Frees everything and zeroes *d; safe twice and on a zeroed struct. */
 void dataset_free(Dataset *d);
 

@@ -12,6 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/sandbox.h"
+#include "base/sizes.h"
+
 typedef struct {
     long long id;
     char name[64];
@@ -126,10 +129,11 @@ static int open_episode(hid_t file, const char *path, const char *name, EpisodeC
         column_open(g, path, prefix, "truncations", COLUMN_VECTOR, COLUMN_FLAG, 0, &ep->trunc, err) < 0)
         return -1;
 
-    int64_t T = ep->act.rows;
+    int64_t T = ep->act.rows, T1;
+    if (count_add(T, 1, &T1)) return column_error(err, path, &ep->act, "has too many rows (%lld)", (long long)T);
     char why[128];
     snprintf(why, sizeof why, "one more than the %lld rows of '%sactions'", (long long)T, prefix);
-    if (column_expect_rows(path, &ep->obs, T + 1, why, err) < 0) return -1;
+    if (column_expect_rows(path, &ep->obs, T1, why, err) < 0) return -1;
     snprintf(why, sizeof why, "the rows of '%sactions'", prefix);
     if (column_expect_rows(path, &ep->rew, T, why, err) < 0 || column_expect_rows(path, &ep->term, T, why, err) < 0 ||
         column_expect_rows(path, &ep->trunc, T, why, err) < 0)
@@ -170,8 +174,11 @@ static int survey(hid_t file, const char *path, const EpisodeName *names, size_t
         close_episode(&ep);
         if (rc < 0) return -1;
         if (steps[e] == 0) continue;
-        d->n += steps[e];
-        d->n_states += steps[e] + 1;
+        /* Checked sums: each episode's row count is the file's word; the state index is 32-bit. */
+        if (count_add(d->n, steps[e], &d->n) || count_add(d->n_states, steps[e] + 1, &d->n_states) ||
+            d->n_states > (int64_t)UINT32_MAX)
+            return error_set(err, "%s: more than %llu states up to '%s': they do not fit the 32-bit state index",
+                             path, (unsigned long long)UINT32_MAX, names[e].name);
         d->n_episodes++;
         if (steps[e] > *max_steps) *max_steps = steps[e];
     }
@@ -185,15 +192,29 @@ static int survey(hid_t file, const char *path, const EpisodeName *names, size_t
     return 0;
 }
 
-static int allocate(const char *path, Dataset *d, Error *err) {
+static int allocate(const char *path, Dataset *d, int64_t max_steps, Error *err) {
     size_t n = (size_t)d->n, S = (size_t)d->obs_dim, A = (size_t)d->act_dim;
-    d->states = malloc((size_t)d->n_states * S * sizeof(float));
-    d->actions = malloc(n * A * sizeof(float));
+    size_t states_bytes, actions_bytes, row_bytes, episode_bytes, total;
+    /* per transition: reward, terminal, two state indices; flags: two bytes per step of the
+     * longest episode */
+    if (size_mul3((uint64_t)d->n_states, S, sizeof(float), &states_bytes) ||
+        size_mul3(n, A, sizeof(float), &actions_bytes) || size_mul(n, 4 * sizeof(float), &row_bytes) ||
+        size_mul((uint64_t)d->n_episodes + 1, sizeof(int64_t), &episode_bytes) ||
+        size_add(states_bytes, actions_bytes, &total) || size_add(total, row_bytes, &total) ||
+        size_add(total, episode_bytes, &total) || size_add(total, 2 * (size_t)max_steps, &total))
+        return error_set(err, "%s: %lld transitions of %d state and %d action columns are too large to address in "
+                         "memory", path, (long long)d->n, d->obs_dim, d->act_dim);
+    if (size_check_memory(total, err))
+        return error_prefix(err, "%s: %lld transitions of %d state and %d action columns", path, (long long)d->n,
+                            d->obs_dim, d->act_dim);
+    sandbox_deadline(reader_data_seconds(total, d->n_episodes));
+    d->states = malloc(states_bytes ? states_bytes : 1);
+    d->actions = malloc(actions_bytes ? actions_bytes : 1);
     d->rewards = malloc(n * sizeof(float));
     d->terminals = malloc(n * sizeof(float));
     d->state_row = malloc(n * sizeof(uint32_t));
     d->next_row = malloc(n * sizeof(uint32_t));
-    d->episode_start = malloc((size_t)(d->n_episodes + 1) * sizeof(int64_t));
+    d->episode_start = malloc(episode_bytes);
     if (!d->states || !d->actions || !d->rewards || !d->terminals || !d->state_row || !d->next_row ||
         !d->episode_start)
         return error_set(err, "%s: out of memory for %lld transitions", path, (long long)d->n);
@@ -210,7 +231,10 @@ static int read_episodes(hid_t file, const char *path, const EpisodeName *names,
         EpisodeColumns ep;
         int64_t T;
         int rc = open_episode(file, path, names[k].name, &ep, &T, err);
-        /* The file is open read-only, so the shapes seen in pass 1 still hold. */
+        /* The file is open read-only, so the shapes seen in pass 1 still hold; checked anyway,
+         * since the buffers were sized from them. */
+        if (rc == 0 && (T != steps[k] || ep.obs.cols != (int64_t)S || ep.act.cols != (int64_t)A))
+            rc = error_set(err, "%s: '%s' changed shape while being read", path, names[k].name);
         if (rc == 0) rc = column_read_float(path, &ep.obs, d->states + (size_t)s * S, err);
         if (rc == 0) rc = column_read_float(path, &ep.act, d->actions + (size_t)n * A, err);
         if (rc == 0) rc = column_read_float(path, &ep.rew, d->rewards + n, err);
@@ -239,6 +263,7 @@ int minari_load(hid_t file, const char *path, Dataset *d, Error *err) {
     size_t count;
     if (list_episodes(file, path, &names, &count, err) < 0) return -1;
     if (count == 0) return error_set(err, "%s: no 'episode_<id>' groups at the root", path);
+    sandbox_deadline(reader_data_seconds(0, (int64_t)count)); /* opening every episode's datasets */
 
     d->format = DATASET_MINARI;
     int64_t *steps = malloc(count * sizeof *steps);
@@ -246,7 +271,7 @@ int minari_load(hid_t file, const char *path, Dataset *d, Error *err) {
     int64_t max_steps = 0;
     int rc = steps ? 0 : error_set(err, "%s: out of memory for %zu episodes", path, count);
     if (rc == 0) rc = survey(file, path, names, count, steps, d, &max_steps, err);
-    if (rc == 0) rc = allocate(path, d, err);
+    if (rc == 0) rc = allocate(path, d, max_steps, err);
     if (rc == 0 && !(flags = malloc(2 * (size_t)max_steps)))
         rc = error_set(err, "%s: out of memory for episode flags", path);
     if (rc == 0) rc = read_episodes(file, path, names, count, steps, flags, flags + max_steps, d, err);

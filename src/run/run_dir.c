@@ -40,11 +40,35 @@ int run_make_members(Run *run, Error *err) {
             rc = error_set(err, "%s: path too long", opt->out_dir);
     }
     free(index);
+    return rc ? rc : run_check_member_names(run, err);
+}
+
+static int compare_names(const void *a, const void *b) {
+    return strcmp((*(const Member *const *)a)->name, (*(const Member *const *)b)->name);
+}
+
+/* Two members writing one directory would lose one's results: names are exact (sweep.c) and
+ * values unique per axis, so this holds; checked here anyway, where the loss would happen. */
+int run_check_member_names(const Run *run, Error *err) {
+    if (run->n_all < 2) return 0;
+    const Member **sorted = malloc(sizeof *sorted * (size_t)run->n_all);
+    if (!sorted) return error_set(err, "out of host memory");
+    for (int p = 0; p < run->n_all; p++) sorted[p] = &run->all[p];
+    qsort(sorted, (size_t)run->n_all, sizeof *sorted, compare_names);
+    int rc = 0;
+    for (int p = 1; p < run->n_all && rc == 0; p++)
+        if (!strcmp(sorted[p - 1]->name, sorted[p]->name))
+            rc = error_set(err, "--sweep: two members would share the directory %s", sorted[p]->name);
+    free(sorted);
     return rc;
 }
 
 static int write_config(FILE *out, void *cfg, Error *err) {
-    return config_write_yaml(cfg, out) ? error_set(err, "a setting cannot be written as YAML") : 0;
+    if (config_write_yaml(cfg, out) == 0) return 0;
+    /* A failed write of the stream (a full disk) is reported by file_write_atomic_stream with
+     * the system's reason; only a value YAML cannot hold is this function's to name. */
+    if (ferror(out)) return 0;
+    return error_set(err, "a setting cannot be written as YAML (a string that is not UTF-8?)");
 }
 
 static int write_config_file(const char *dir, const Config *cfg, Error *err) {
@@ -56,10 +80,11 @@ static int write_config_file(const char *dir, const Config *cfg, Error *err) {
     return 0;
 }
 
-int run_open_outputs(Run *run, Error *err) {
+int run_open_outputs(Run *run, int64_t start_step, Error *err) {
     const TrainOptions *opt = run->opt;
     if (file_make_dirs(opt->out_dir, err)) return -1;
-    return opt->sweep.n_axes ? run_write_sweep_files(run, err) : write_config_file(opt->out_dir, run->cfg, err);
+    if (opt->sweep.n_axes ? run_write_sweep_files(run, err) : write_config_file(opt->out_dir, run->cfg, err)) return -1;
+    return run_record(run, start_step, err);
 }
 
 int run_open_members(Run *run, int64_t start_step, Error *err) {

@@ -11,6 +11,7 @@
 #include "run/sweep_memory.h"
 #include "run/sweep_results.h"
 #include "run/sweep_shard.h"
+#include "run/run_lock.h"
 #include "run/trainer.h"
 
 /* Columns of metrics.csv and the event file: the step's scalars (iql.h), then these. */
@@ -61,16 +62,36 @@ typedef struct {
     double *scalars;                /* [P][LOG_TRAIN_SCALAR_COUNT] */
     int agreed;                     /* data parallel: the error in hand is every rank's (else this
                                        rank's own, which ends them all: data_parallel.h) */
+    RunLock *lock;                  /* the run directory, held from run_claim to the end */
+    uint64_t data_fingerprint;      /* of the dataset as read, before preprocessing */
+    char resume_changes[1024];      /* --resume: the changeable keys that changed, "k:old->new,..." */
 } Run;
 
 /* run_dir.c */
 /* The members this process trains (its shard of a sweep, run->shard) into all[]. */
 int run_make_members(Run *run, Error *err);
-/* Creates DIR and writes its config.yaml (a sweep's top-level files: run_write_sweep_files). */
-int run_open_outputs(Run *run, Error *err);
 /* The training group's directories, their config.yaml and metrics logs; and closing the logs. */
 int run_open_members(Run *run, int64_t start_step, Error *err);
 int run_close_members(Run *run, Error *err);
+/* Refuses two members with one directory name. */
+int run_check_member_names(const Run *run, Error *err);
+/* Creates DIR, writes its config.yaml (a sweep's top-level files: run_write_sweep_files) and
+ * records this start or resume in history.log. */
+int run_open_outputs(Run *run, int64_t start_step, Error *err);
+
+/* run_claim.c */
+/* Takes the run directory (run_lock.h: the lock; a new run refused over an old one, --force
+ * moving it aside) and, on --resume, checks the config, the sweep and the dataset against what
+ * the run recorded (run_history.h). Before anything of the directory is read or written. */
+int run_claim(Run *run, Error *err);
+/* Appends this start or resume to history.log (after config.yaml is written). */
+int run_record(Run *run, int64_t start_step, Error *err);
+
+/* run_explain.c */
+/* "SIGINT", "SIGTERM", "SIGHUP (the terminal was closed)", "SIGPIPE (stdout was closed)". */
+const char *run_signal_name(int sig);
+/* Adds to an out-of-memory error of the population's set-up the settings that size it. */
+void run_explain_memory(const Run *run, Error *err);
 
 /* checkpoints.c */
 /* Every member's latest checkpoint (and the periodic one when `periodic`). */

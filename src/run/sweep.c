@@ -32,6 +32,13 @@ int sweep_add_axis(Sweep *sweep, const char *assignment, Error *err) {
             return error_set(err, "--sweep %s: '%s' is not a list of numbers", axis->key, eq + 1);
         if (!strcmp(axis->key, "seed") && (v < 0 || v != floor(v)))
             return error_set(err, "--sweep seed: %g is not a non-negative integer", v);
+        /* Values are doubles: a larger seed would silently become its neighbour. */
+        if (!strcmp(axis->key, "seed") && v > 9007199254740992.0)
+            return error_set(err, "--sweep seed: %.17g is above 2^53; give larger seeds with --set seed=N", v);
+        /* Two equal values would be two members with one name and one directory. */
+        for (int j = 0; j < axis->n; j++)
+            if (axis->values[j] == v)
+                return error_set(err, "--sweep %s: the value %.17g is given twice", axis->key, v);
         axis->values[axis->n++] = v;
         p = *end ? end + 1 : end;
     }
@@ -69,8 +76,20 @@ int sweep_member_config(const Sweep *sweep, const Config *base, int m, Config *o
     return 0;
 }
 
+/* %g when it reads back as the same double (0.7, 3, 1e-05: the names runs have always had),
+ * else the fewest digits that do (0.5000001), so distinct values never share a name. */
+static void exact_number(double v, char *buf, size_t len) {
+    for (int prec = 6; prec <= 17; prec++) {
+        snprintf(buf, len, "%.*g", prec, v);
+        if (strtod(buf, NULL) == v) return;
+    }
+}
+
 void sweep_member_name(const Config *member, char *buf, size_t len) {
-    snprintf(buf, len, "tau%g-beta%g-seed%llu", member->tau, member->beta, (unsigned long long)member->seed);
+    char tau[32], beta[32];
+    exact_number(member->tau, tau, sizeof tau);
+    exact_number(member->beta, beta, sizeof beta);
+    snprintf(buf, len, "tau%s-beta%s-seed%llu", tau, beta, (unsigned long long)member->seed);
 }
 
 typedef struct {

@@ -31,7 +31,8 @@ typedef struct {
     int n_axes;                      /* 0: a single run */
 } Sweep;
 
-/* Parses "KEY=V1,V2,..." (KEY: tau, beta, seed) into a new axis. */
+/* Parses "KEY=V1,V2,..." (KEY: tau, beta, seed) into a new axis. A value given twice is
+ * refused, as is a seed above 2^53 (values are doubles). */
 int sweep_add_axis(Sweep *sweep, const char *assignment, Error *err);
 
 /* Members of the cross product (1 for a single run); -1 with err when over SWEEP_MAX_MEMBERS. */
@@ -42,7 +43,9 @@ int sweep_member_count(const Sweep *sweep, Error *err);
  * result is validated; an error names the member. */
 int sweep_member_config(const Sweep *sweep, const Config *base, int m, Config *out, Error *err);
 
-/* The member's directory name under the sweep's run directory, "tau0.7-beta3-seed0". */
+/* The member's directory name under the sweep's run directory, "tau0.7-beta3-seed0": each
+ * number as %g when that reads back exactly, else with as many digits as it takes
+ * ("tau0.5000001"), so two distinct members never share a directory. */
 void sweep_member_name(const Config *member, char *buf, size_t len);
 
 /* DIR/sweep.txt: written for a sweep (nothing for a single run); read back on resume (0 and

@@ -233,9 +233,11 @@ static int write_members(FILE *out, void *arg, Error *err) {
 int run_write_sweep_files(Run *run, Error *err) {
     const char *dir = run->opt->out_dir;
     char path[TRAIN_PATH_MAX + 32];
-    if (join_path(path, sizeof path, dir, "config.yaml", err) || write_shared(path, write_base_config, run, err) ||
-        join_path(path, sizeof path, dir, "sweep.txt", err) ||
+    /* sweep.txt before config.yaml: a sibling shard that sees config.yaml checks sweep.txt too
+     * (run_claim.c) */
+    if (join_path(path, sizeof path, dir, "sweep.txt", err) ||
         write_shared(path, sweep_write_axes, (void *)&run->opt->sweep, err) ||
+        join_path(path, sizeof path, dir, "config.yaml", err) || write_shared(path, write_base_config, run, err) ||
         join_path(path, sizeof path, dir, "members.csv", err) || write_shared(path, write_members, run, err))
         return -1;
     return 0;

@@ -83,15 +83,18 @@ static int train_loop(Run *run, int64_t start, int *interrupted, Error *err) {
         int stop = stop_signal;
         if ((rc = dp_agree_stop(run, &stop, err))) break;  /* all ranks stop after the same step */
         if (stop) {
-            *interrupted = 1;
+            *interrupted = stop;
             rc = run->backend->ops->status(run->backend, err);
             if (!rc && writer) rc = run_save_checkpoints(run, step, 0, err);
             if (!rc) {
                 char where[TRAIN_PATH_MAX + 128];
                 run_checkpoint_where(run, where, sizeof where);
                 run->agreed = 1;
-                rc = error_set(err, "interrupted by %s at step %lld; checkpoint written to %s",
-                               stop == SIGINT ? "SIGINT" : "SIGTERM", (long long)step, where);
+                rc = error_set(err, "interrupted by %s at step %lld; checkpoint written to %s", run_signal_name(stop),
+                               (long long)step, where);
+            } else {
+                error_prefix(err, "interrupted by %s at step %lld, but no checkpoint was written", run_signal_name(stop),
+                             (long long)step);
             }
             break;
         }
@@ -155,6 +158,7 @@ static void run_cleanup(Run *run) {
     free(run->pop_m);
     free(run->pop_v);
     free(run->scalars);
+    run_lock_release(run->lock);  /* last: the logs above are closed (flushed) by then */
 }
 
 /* A note on stderr, from the writer alone: every rank of a data-parallel run settles the same. */
@@ -168,8 +172,10 @@ static void print_note(void *ctx, const char *text) {
 static int load_data(Run *run, Config *c, Error *err) {
     DataPrep prep = {.normalize_states = c->normalize_states, .reward_transform = c->reward_transform,
                      .reward_scale = c->reward_scale, .reward_shift = c->reward_shift};
-    return dataset_load(c->dataset, &run->data, err) || run_check_actions(&run->data, c, print_note, run, err) ||
-           dataset_preprocess(&run->data, &prep, err) ? -1 : 0;
+    if (dataset_load(c->dataset, &run->data, err)) return -1;
+    run->data_fingerprint = dataset_fingerprint(&run->data);  /* the data as read: run_history.h */
+    return run_check_actions(&run->data, c, print_note, run, err) || dataset_preprocess(&run->data, &prep, err) ? -1
+                                                                                                              : 0;
 }
 
 /* The host buffers that checkpoints, resume and evaluation go through. */
@@ -217,6 +223,7 @@ static int create_population(Run *run, Error *err) {
     };
     run->iql = iql_create_parallel(run->backend, c, specs, run->P, &src, run->opt->comm, err);
     free(specs);
+    if (!run->iql && strstr(err->msg, "out of")) run_explain_memory(run, err);
     return run->iql ? 0 : -1;
 }
 
@@ -243,7 +250,7 @@ static int starting_state(Run *run, int resume, int64_t *start, Error *err) {
 /* The writer's files for the group: DIR's own when training first starts (not by a resume
  * with nothing to do), the results table, the members' directories and logs. */
 static int open_group_outputs(Run *run, int64_t start, Error *err) {
-    if (!run->outputs_open && (run_open_outputs(run, err) || run_open_results(run, err))) return -1;
+    if (!run->outputs_open && (run_open_outputs(run, start, err) || run_open_results(run, err))) return -1;
     if (!run->outputs_open) run_print_start(run, start);
     run->outputs_open = 1;
     run_cut_results(run, start);
@@ -289,6 +296,7 @@ static int setup_local(Run *run, Config *c, Error *err) {
     if (config_validate(c, err)) return -1;
     if (!c->dataset[0]) return error_set(err, "no dataset: give --dataset FILE or set 'dataset' in the config");
     if (opt->resume && opt->init_from[0]) return error_set(err, "--resume and --init-from exclude each other");
+    if (!opt->resume && c->steps == 0) return error_set(err, "steps: 0 steps to train; give --steps N with N >= 1");
     if (opt->comm && iql_parallel_check_batch(c->batch_size, opt->comm->size, err)) return -1;
     if (run_resolve_shard(run, err) || load_data(run, c, err) || (c->env[0] && run_check_eval_env(run, err)) ||
         run_make_members(run, err) ||
@@ -317,14 +325,23 @@ int train_run(const TrainOptions *opt, int *interrupted, Error *err) {
         goto done;
     }
     rc = -1;
-    if (create_backend(&run, err) || run_plan_groups(&run, err)) goto done;
+    if (create_backend(&run, err)) goto done;
+    /* The run directory is the writer's to take before anything in it is read (run_lock.h) */
+    if (dp_agree(&run, dp_is_writer(&run) ? run_claim(&run, err) : 0, err)) {
+        run.agreed = 1;
+        goto done;
+    }
+    if (run_plan_groups(&run, err)) goto done;
 
     struct sigaction sa = {.sa_handler = on_stop_signal};
     sigemptyset(&sa.sa_mask);
-    struct sigaction old_int, old_term;
+    /* SIGHUP (the terminal went away) and SIGPIPE (stdout's reader did: `| head`) end a run as
+     * SIGTERM does, with a checkpoint; a write to a closed stdout then fails with EPIPE
+     * instead of killing the process. */
+    static const int stop_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGPIPE};
+    struct sigaction old_actions[4];
     stop_signal = 0;
-    sigaction(SIGINT, &sa, &old_int);
-    sigaction(SIGTERM, &sa, &old_term);
+    for (int i = 0; i < 4; i++) sigaction(stop_signals[i], &sa, &old_actions[i]);
     double t0 = now_seconds();
     int trained_any = 0;
     rc = 0;
@@ -339,8 +356,7 @@ int train_run(const TrainOptions *opt, int *interrupted, Error *err) {
         printf("cuiql: all %d members%s are already at step %lld (raise --steps to continue)\n", run.n_all,
                run.shard.count > 1 ? " of this shard" : "", (long long)c->steps);
     else if (rc == 0 && dp_is_writer(&run)) run_print_done(&run, now_seconds() - t0);
-    sigaction(SIGINT, &old_int, NULL);
-    sigaction(SIGTERM, &old_term, NULL);
+    for (int i = 0; i < 4; i++) sigaction(stop_signals[i], &old_actions[i], NULL);
 
 done:
     if (rc && !run.agreed) dp_fail_alone(&run, err);  /* data parallel: ends every rank */

@@ -24,6 +24,7 @@ typedef struct {
     Config cfg;                      /* resolved base config */
     char out_dir[TRAIN_PATH_MAX];
     int resume;                      /* continue from out_dir's checkpoints */
+    int force;                       /* a new run where one is: the old one is moved aside (run_lock.h) */
     char init_from[TRAIN_PATH_MAX];  /* "" or a checkpoint whose weights start every member */
     Sweep sweep;
     int threads;                     /* CPU BLAS threads, 0 = all */
@@ -39,9 +40,10 @@ typedef struct {
 } TrainOptions;
 
 /* Runs training. Returns 0 when done; on failure or interruption the message says what and
- * where, and checkpoints written before are intact. *interrupted is set when a signal ended it.
- * Data parallel: collective; an error returned is every rank's (rank 0 prints it), and a
- * failure of one rank alone ends every rank from inside (run/data_parallel.h). */
+ * where, and checkpoints written before are intact. *interrupted is set to the signal's number
+ * when a signal ended it (SIGINT, SIGTERM, SIGHUP or SIGPIPE: the step finishes and a checkpoint
+ * is written), else 0. Data parallel: collective; an error returned is every rank's (rank 0
+ * prints it), and a failure of one rank alone ends every rank from inside (run/data_parallel.h). */
 int train_run(const TrainOptions *opt, int *interrupted, Error *err);
 
 #endif

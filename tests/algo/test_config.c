@@ -437,6 +437,12 @@ static void test_file_errors(void) {
         {"dataset: [a]\n", {"dataset: expected a string, got a sequence"}},
         {"[a]: 1\n", {"err.yaml:1: ", "keys must be names"}},
         {"env: \xff\xfe\n", {"err.yaml", "YAML error", "UTF-8"}},
+        /* nesting is capped before libyaml gets slow on it (quadratic: 100k levels took 44 s) */
+        {"tau: [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]\n",
+         {"err.yaml:1: ", "nested more than 32 levels"}},
+        {"a: {a: {a: {a: {a: {a: {a: {a: {a: {a: {a: {a: {a: {a: {a: {a: {a: {a: {a: {a: {a: {a: {a: {a: {a: {a: "
+         "{a: {a: {a: {a: {a: {a: {a: 1}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}\n",
+         {"nested more than 32 levels"}},
     };
     Config c, before;
     Error err;
@@ -596,7 +602,8 @@ static void test_validate(void) {
         {"log_every=0", "log_every: must be >= 1"},
         {"checkpoint_every=-5", "checkpoint_every: must be >= 0"},
         {"eval_every=-1", "eval_every: must be >= 0"},
-        {"eval_episodes=0", "eval_episodes: must be >= 1"},
+        {"eval_episodes=0", "eval_episodes: must be in [1, 10000000]"},
+        {"eval_episodes=100000000", "eval_episodes: must be in [1, 10000000], got 100000000"},
         {"batch_seed=-2", "batch_seed: must be >= -1"},
     };
     Error err;
@@ -609,6 +616,13 @@ static void test_validate(void) {
         CHECK(strstr(err.msg, bad[i].want) != NULL, "'%s': '%s' not in '%s'", bad[i].assignment, bad[i].want,
               err.msg);
     }
+    /* --dataset copies a path in verbatim, past config_set's UTF-8 check: validation refuses it
+     * before a run writes a config.yaml it could not read back */
+    Config raw;
+    config_defaults(&raw);
+    strcpy(raw.dataset, "runs/\xff.h5");
+    CHECK(config_validate(&raw, &err) == -1 && strstr(err.msg, "dataset: not valid UTF-8"), "non-UTF-8 dataset: %s",
+          err.msg);
     static const char *const edges[] = {"discount=0", "discount=1", "target_update_rate=1", "beta=0",
                                         "steps=0", "lr_t_max=0", "adam_beta1=0", "checkpoint_every=0",
                                         "reward_transform=scale", "lr_schedule_groups=[]", "batch_seed=-1"};

@@ -213,6 +213,20 @@ def test_refusals(tmp):
     with h5py.File(path, "a") as f:
         f.attrs["hidden"] = [6, 5]
     cases.append((path, ["attribute hidden = [6, 5]", "[6, 4]"]))
+    # a layer after a gap (layer9 of a 2-hidden-layer policy): docs/checkpoint.md refuses any
+    # layer beyond the expected ones, not only the next one
+    path = os.path.join(tmp, "layer9.h5")
+    write_minimal(path, 5, 3, [6, 4], np.random.default_rng(1))
+    with h5py.File(path, "a") as f:
+        f["policy/layer9/weight"] = np.zeros((3, 4))
+        f["policy/layer9/bias"] = np.zeros(3)
+    cases.append((path, ["/policy/layer9", "beyond the expected layers"]))
+    # a member that is no layer at all, in a layer's group
+    path = os.path.join(tmp, "stray.h5")
+    write_minimal(path, 5, 3, [6, 4], np.random.default_rng(1))
+    with h5py.File(path, "a") as f:
+        f["q1/layer1/scale"] = np.ones(4)
+    cases.append((path, ["/q1/layer1/scale", "not part of a cuiql checkpoint"]))
     for path, needles in cases:
         r = run_tool("read", path, os.path.join(tmp, "unused.txt"))
         check(r.returncode == 1, f"{os.path.basename(path)}: accepted (rc {r.returncode})")

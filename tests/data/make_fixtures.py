@@ -349,6 +349,46 @@ def dict_observations(f):
     f.create_group("episode_0/observations")["position"] = np.zeros((5, 2))
 
 
+def declared_d4rl(name, rows, obs_cols, act_cols=1, minari=False):
+    """A file of a few KB that declares huge arrays: chunked, never written, with a fill value.
+    rows x cols x 4 bytes can wrap past 2^64, which an unchecked multiplication turns into a
+    small buffer that HDF5 then fills far beyond its end."""
+    with h5py.File(os.path.join(OUT, name), "w") as f:
+        g = f.create_group("episode_0") if minari else f
+        t = rows - 1 if minari else rows
+        g.create_dataset("observations", shape=(rows, obs_cols), dtype="f4", chunks=(1, 1), fillvalue=0.5)
+        g.create_dataset("actions", shape=(t, act_cols), dtype="f4", chunks=(1, 1), fillvalue=0.1)
+        g.create_dataset("rewards", shape=(t,), dtype="f4", chunks=(1,), fillvalue=0.0)
+        g.create_dataset("terminations" if minari else "terminals", shape=(t,), dtype="u1", chunks=(1,), fillvalue=0)
+        if minari:
+            g.create_dataset("truncations", shape=(t,), dtype="u1", chunks=(1,), fillvalue=0)
+    return name
+
+
+def lzf_rewards(c):
+    """h5py's own LZF filter, which the HDF5 C library does not have."""
+    # zeros: LZF shrinks them, so the chunk is stored filtered (h5py stores a chunk that does
+    # not shrink unfiltered, and the C library reads that one fine)
+    c["rewards"] = dict(data=np.zeros(len(c["rewards"]), np.float32), compression="lzf")
+
+
+def hostile_reader_files():
+    """Inputs a hostile tester found crashing or misreported (tests/hostile/ has the whole list)."""
+    return [
+        # rows x cols x 4 wraps to 240 bytes: a heap overflow before sizes were checked
+        (declared_d4rl("bad_wrap_obs.h5", 3892776002, 1184677982), ["'observations'", "too large to address"]),
+        # the actions' size wraps (2^31 x 2^31 - 1 x 4 is just below 2^64 x 2: wraps)
+        (declared_d4rl("bad_wrap_actions.h5", 2**32 - 1, 3, act_cols=2**31 - 1), ["'actions'", "too large"]),
+        (declared_d4rl("bad_wrap_minari.h5", 3892776002, 1184677982, minari=True),
+         ["'episode_0/observations'", "too large to address"]),
+        # does not wrap, but needs 16 TB: refused with the numbers, not left to the OOM killer
+        (declared_d4rl("bad_huge_fill.h5", 4000000000, 1000), ["TB of memory"]),
+        bad_d4rl("bad_lzf_rewards.h5", ["'rewards'", "LZF", "32000", "gzip"], lzf_rewards),
+        bad_d4rl("bad_f64_overflow.h5", ["'rewards'", "row 5", "-5e+300", "overflows float32"],
+                 set_value("rewards", 5, -5e300, np.float64)),
+    ]
+
+
 def bad_files():
     nan, inf = float("nan"), float("inf")
     out = [
@@ -426,6 +466,7 @@ def bad_files():
     with open(os.path.join(OUT, "bad_truncated.h5"), "wb") as f:
         f.write(head)
     out.append(("bad_truncated.h5", []))
+    out += hostile_reader_files()
     return out
 
 

@@ -159,14 +159,24 @@ def test_shards():
     for i in range(2):
         r = train("by_flag", extra=["--shard", f"{i}/2", "--quiet"])
         check(r.returncode == 0, f"--shard {i}/2 ({r.stderr.strip()})")
-    check(sorted(os.listdir("by_flag")) == sorted(MEMBERS + ["config.yaml", "sweep.txt", "members.csv",
-                                                             "sweep-shard-0-of-2.csv", "sweep-shard-1-of-2.csv"]),
+    check(sorted(os.listdir("by_flag")) == sorted(MEMBERS + ["config.yaml", "sweep.txt", "members.csv", "history.log",
+                                                             "sweep-shard-0-of-2.csv", "sweep-shard-1-of-2.csv",
+                                                             ".cuiql-shard-0-of-2.lock", ".cuiql-shard-1-of-2.lock"]),
           f"by_flag holds every member and each shard's table: {sorted(os.listdir('by_flag'))}")
     check(len(rows("by_flag/sweep-shard-1-of-2.csv")) == 8 and
           {t["name"] for t in rows("by_flag/sweep-shard-1-of-2.csv")} == set(MEMBERS[1::2]),
           "shard 1/2 holds the odd members")
     same_members("by_flag")
     same_report("by_flag")
+    # a shard is a run directory's writer like any run (docs/run-directory.md): the same shard
+    # again is refused, a shard of another sweep over this one is refused, --force is refused
+    r = train("by_flag", extra=["--shard", "0/2", "--quiet"])
+    check(r.returncode == 1 and "holds a run already" in r.stderr, f"shard 0/2 again is refused: {r.stderr!r}")
+    r = train("by_flag", extra=["--shard", "0/3", "--quiet"], axes=["--sweep", "tau=0.5,0.9"])
+    check(r.returncode == 1 and "not this sweep's sibling shards'" in r.stderr,
+          f"a shard of another sweep is refused: {r.stderr!r}")
+    r = train("by_flag", extra=["--shard", "0/2", "--quiet", "--force"])
+    check(r.returncode == 1 and "sibling shards' files" in r.stderr, f"--force with a shard is refused: {r.stderr!r}")
 
     # Slurm array variables set by hand: three tasks, run at once as an array would
     procs = []

@@ -50,7 +50,7 @@ def lines_with(text, word):
 
 
 def main():
-    for d in ["pend", "far", "little", "cpu", "auto", "noenv", "copied", "corl"]:
+    for d in ["pend", "pend_env", "far", "little", "cpu", "auto", "noenv", "copied", "corl"]:
         shutil.rmtree(d, ignore_errors=True)
     r = cuiql("gen", "--env", "pendulum", "--behavior", "mixed", "--episodes", "4", "--seed", "0", "--out", "pend.h5")
     check(r.returncode == 0, f"gen: {r.stderr}")
@@ -103,19 +103,19 @@ def main():
         check(len(autos) == 1, f"auto on the CPU says why: {device_lines}")
 
     # ---- eval reads the env its run recorded -----------------------------------------------------
-    r = train("pend.h5", "pend", "--device", "cpu", "--set", "env=pendulum", "--set", "eval_episodes=1")
+    r = train("pend.h5", "pend_env", "--device", "cpu", "--set", "env=pendulum", "--set", "eval_episodes=1")
     check(r.returncode == 0, f"training with env: {r.stderr}")
-    r = cuiql("eval", "--checkpoint", "pend/checkpoint.h5", "--episodes", "2")
+    r = cuiql("eval", "--checkpoint", "pend_env/checkpoint.h5", "--episodes", "2")
     check(r.returncode == 0 and "env: pendulum (recorded in the checkpoint's config)" in r.stdout and "return:" in r.stdout,
           f"eval without --env uses the recorded env: {r.stdout!r} {r.stderr!r}")
-    r = cuiql("eval", "--checkpoint", "pend/checkpoint.h5", "--episodes", "2", "--env", "mountaincar")
+    r = cuiql("eval", "--checkpoint", "pend_env/checkpoint.h5", "--episodes", "2", "--env", "mountaincar")
     check(r.returncode == 1 and "mountaincar" in r.stderr, f"--env overrides the recorded env: {r.stderr!r}")
-    r = cuiql("eval", "--checkpoint", "pend/checkpoint.h5", "--episodes", "2", "--env", "pendulum")
+    r = cuiql("eval", "--checkpoint", "pend_env/checkpoint.h5", "--episodes", "2", "--env", "pendulum")
     check(r.returncode == 0 and "env: pendulum (--env)" in r.stdout, f"--env pendulum: {r.stdout!r}")
 
     os.makedirs("copied")  # a checkpoint without its config attribute: the run's config.yaml beside it
-    shutil.copy("pend/checkpoint.h5", "copied/checkpoint.h5")
-    shutil.copy("pend/config.yaml", "copied/config.yaml")
+    shutil.copy("pend_env/checkpoint.h5", "copied/checkpoint.h5")
+    shutil.copy("pend_env/config.yaml", "copied/config.yaml")
     with h5py.File("copied/checkpoint.h5", "a") as f:
         del f.attrs["config"]
     r = cuiql("eval", "--checkpoint", "copied/checkpoint.h5", "--episodes", "2")

@@ -1,0 +1,173 @@
+/* fuzz_isolate.c — see fuzz_isolate.h. The helper's protocol: the harness sends a 64-bit length
+ * and the input; the helper answers 'S' (survived); a helper that dies under ASan first sends
+ * 'R' and the report (from ASan's report callback); one that runs past its deadline sends 'H'
+ * (stuck in HDF5) or 'O' (stuck elsewhere); one that dies otherwise sends nothing. */
+#define _GNU_SOURCE /* dladdr, REG_RIP */
+#include "fuzz_isolate.h"
+
+#include <dlfcn.h>
+#include <execinfo.h>
+#include <fcntl.h>
+#include <sanitizer/asan_interface.h>
+#include <sanitizer/common_interface_defs.h>
+#include <ucontext.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "base/sandbox.h"
+
+#define HELPER_INPUTS 2000 /* then a fresh helper: HDF5 leaks a little on some corrupt files */
+#define HELPER_DEADLINE 5   /* seconds per input, shorter than libFuzzer's -timeout (run_fuzz.sh) */
+
+static pid_t helper = -1;
+static int to_helper = -1, from_helper = -1, helper_inputs = 0;
+
+static void send_report(const char *report) {
+    (void)sandbox_write(from_helper, "R", 1);
+    (void)sandbox_write(from_helper, report, strlen(report));
+}
+
+/* A frame of the sanitizer's runtime, the C library or the unwinder, which HDF5 calls into (an
+ * allocation, a memcpy, ASan's stack capture on each malloc): not where the blame lies. In this
+ * program (-rdynamic names its functions: project/CMakeLists.txt), the runtime is what has no
+ * name (its internals), a reserved name (__asan_*, __interceptor_*, ...), or the name of a C
+ * library function it intercepts (strlen, malloc). cuiql's own functions are none of these. */
+static int runtime_frame(const Dl_info *d) {
+    const char *file = d->dli_fname;
+    if (strstr(file, "libc.so") || strstr(file, "libgcc_s") || strstr(file, "ld-linux") || strstr(file, "libstdc++"))
+        return 1;
+    if (strstr(file, "libhdf5")) return 0;
+    const char *name = d->dli_sname;
+    return !name || !strncmp(name, "__", 2) || dlsym(RTLD_NEXT, name) != NULL;
+}
+
+/* The helper ran past its deadline (sandbox_deadline, which the readers set): where was it? The
+ * first frame from the interrupted one up that is not the runtime's: in libhdf5 is HDF5 stuck on
+ * a damaged file, which the program refuses ('H'); anywhere else is cuiql's own hang ('O', a
+ * finding). */
+static void on_deadline(int sig, siginfo_t *info, void *context) {
+    (void)sig, (void)info;
+    void *pc = (void *)((ucontext_t *)context)->uc_mcontext.gregs[REG_RIP];
+    void *frames[128];
+    int n = backtrace(frames, 128), first = 0, hdf5 = 0;
+    while (first < n && frames[first] != pc) first++;
+    if (first == n) { /* not listed as such: start past the signal trampoline (libc) */
+        Dl_info d;
+        for (first = 0; first < n; first++)
+            if (dladdr(frames[first], &d) && d.dli_fname && strstr(d.dli_fname, "libc.so")) break;
+        first = first < n ? first + 1 : 0;
+    }
+    for (int i = first; i < n; i++) {
+        Dl_info d;
+        if (!dladdr(frames[i], &d) || !d.dli_fname || runtime_frame(&d)) continue;
+        hdf5 = strstr(d.dli_fname, "libhdf5") != NULL;
+        break;
+    }
+    if (getenv("FUZZ_DEBUG_DEADLINE")) { int f = open(getenv("FUZZ_DEBUG_DEADLINE"), O_WRONLY | O_CREAT | O_TRUNC, 0644); backtrace_symbols_fd(frames, n, f); close(f); }
+    (void)sandbox_write(from_helper, hdf5 ? "H" : "O", 1);
+    _exit(1);
+}
+
+static void helper_loop(FuzzRead reader) {
+    __asan_set_error_report_callback(send_report);
+    /* The helper's death is no finding of libFuzzer's (it would write a crash file), and its
+     * report travels through the pipe (send_report), printed by the harness when it counts. */
+    __sanitizer_set_death_callback(NULL);
+    int null = getenv("FUZZ_HELPER_STDERR") ? -1 : open("/dev/null", O_WRONLY); /* set: see the helper's */
+    if (null >= 0) dup2(null, 2);
+    sandbox_act_as_child(HELPER_DEADLINE);
+    struct sigaction sa = {.sa_sigaction = on_deadline, .sa_flags = SA_SIGINFO};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGALRM, &sa, NULL);
+    for (;;) {
+        uint64_t size;
+        if (sandbox_read(to_helper, &size, sizeof size)) _exit(0);
+        uint8_t *data = malloc(size ? size : 1);
+        if (!data || sandbox_read(to_helper, data, size)) _exit(0);
+        Error err;
+        sandbox_deadline(HELPER_DEADLINE);
+        (void)reader(data, size, &err);
+        alarm(0);
+        free(data);
+        if (sandbox_write(from_helper, "S", 1)) _exit(0);
+    }
+}
+
+static void stop_helper(void) {
+    if (helper < 0) return;
+    close(to_helper);
+    close(from_helper);
+    int status;
+    waitpid(helper, &status, 0);
+    helper = -1;
+}
+
+static void start_helper(FuzzRead reader) {
+    int in[2], out[2];
+    if (pipe(in) || pipe(out)) abort();
+    signal(SIGPIPE, SIG_IGN); /* a helper that died is seen as EPIPE, not as our death */
+    pid_t pid = fork();
+    if (pid < 0) abort();
+    if (pid == 0) {
+        close(in[1]);
+        close(out[0]);
+        to_helper = in[0];
+        from_helper = out[1];
+        helper_loop(reader);
+    }
+    close(in[0]);
+    close(out[1]);
+    helper = pid;
+    to_helper = in[1];
+    from_helper = out[0];
+    helper_inputs = 0;
+}
+
+/* 1 when the report's first frame past the runtime (runtime_frame's rule, on the report's text:
+ * "    #3 0x... in NAME (MODULE+0x...)") is in libhdf5. */
+static int died_in_hdf5(const char *report) {
+    for (const char *line = strstr(report, "    #"); line; line = strstr(line + 1, "\n    #")) {
+        const char *end = strchr(line + 1, '\n');
+        size_t len = end ? (size_t)(end - line) : strlen(line);
+        char frame[512], name[256] = "";
+        snprintf(frame, sizeof frame, "%.*s", (int)(len < sizeof frame ? len : sizeof frame - 1), line);
+        if (strstr(frame, "libhdf5")) return 1;
+        if (strstr(frame, "libc.so") || strstr(frame, "libgcc_s") || strstr(frame, "ld-linux") ||
+            strstr(frame, "sysdeps/"))
+            continue;
+        const char *in = strstr(frame, " in ");
+        if (in) sscanf(in + 4, "%255[^ (]", name);
+        if (!name[0] || !strncmp(name, "__", 2) || dlsym(RTLD_NEXT, name)) continue;
+        return 0;
+    }
+    return 0;
+}
+
+int fuzz_crashes_hdf5(FuzzRead reader, const uint8_t *data, size_t size) {
+    if (helper >= 0 && helper_inputs >= HELPER_INPUTS) stop_helper();
+    if (helper < 0) start_helper(reader);
+    helper_inputs++;
+    uint64_t n = size;
+    char answer = 0;
+    if (sandbox_write(to_helper, &n, sizeof n) == 0 && sandbox_write(to_helper, data, size) == 0 &&
+        sandbox_read(from_helper, &answer, 1) == 0 && answer == 'S')
+        return 0;
+    /* The helper died on this input. */
+    static char report[1 << 16];
+    size_t len = 0;
+    for (ssize_t r; len + 1 < sizeof report && (r = read(from_helper, report + len, sizeof report - 1 - len)) > 0;)
+        len += (size_t)r;
+    report[len] = '\0';
+    stop_helper();
+    if ((answer == 'R' && died_in_hdf5(report)) || answer == 'H') return 1;
+    if (answer == 'O') {
+        fprintf(stderr, "fuzz: the reading helper ran past its deadline outside libhdf5 (a hang in cuiql)\n");
+        abort();
+    }
+    fprintf(stderr, "fuzz: the reading helper died outside libhdf5:\n%s\n", len ? report : "(no sanitizer report)");
+    abort();
+}

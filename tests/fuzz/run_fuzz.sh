@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# run_fuzz.sh BUILD_DIR TARGET SEED_DIR WORK_DIR — one fuzzer of tests/fuzz/ (TARGET: d4rl, minari,
+# checkpoint, config): first every input of regressions/TARGET/ once (what fuzzing found before,
+# fixed since), then fuzzing for $CUIQL_FUZZ_SECONDS (60 by default) from the seeds, the
+# regressions and what earlier runs kept in WORK_DIR. A crash, leak, hang or out-of-memory fails
+# the test and leaves the input in WORK_DIR/artifacts-TARGET/: once the bug is fixed, copy it to
+# tests/fuzz/regressions/TARGET/. Exits 77 when the harness was not built (no clang).
+set -uo pipefail
+build=$1 target=$2 seeds=$3 work=$4
+here=$(cd "$(dirname "$0")" && pwd)
+bin=$build/fuzz_$target
+if [ ! -x "$bin" ]; then echo "run_fuzz.sh: $bin not built (no clang with libFuzzer: build_fuzzers.sh)"; exit 77; fi
+seconds=${CUIQL_FUZZ_SECONDS:-60}
+regress=$here/regressions/$target
+corpus=$work/corpus-$target artifacts=$work/artifacts-$target
+mkdir -p "$corpus" "$artifacts"
+# A huge malloc returns NULL as it does outside ASan (HDF5 asks for exabytes on some corrupted
+# files and reports the refusal itself); full stacks for the leak suppressions (lsan.supp); a
+# smaller quarantine keeps the helper's fork cheap (fuzz_isolate.c).
+# (The config harness has no HDF5, hence no suppressions: the fast unwinder will do.)
+unwind=0
+[ "$target" = config ] && unwind=1
+# One allocation over 1 GB returns NULL (max_allocation_size_mb), as on a machine without the
+# memory: HDF5 asks for gigabytes on crafted object headers and reports the refusal itself; the
+# readers' own limit is 256 MB here (fuzz_h5.c). libFuzzer's malloc limit stays above it.
+export ASAN_OPTIONS=allocator_may_return_null=1:max_allocation_size_mb=1024:detect_leaks=1:fast_unwind_on_malloc=$unwind:quarantine_size_mb=32
+export LSAN_OPTIONS=suppressions=$here/lsan.supp
+export UBSAN_OPTIONS=print_stacktrace=1
+flags=(-max_len=65536 -timeout=30 -rss_limit_mb=2048 -malloc_limit_mb=2048 -print_final_stats=1
+       -artifact_prefix="$artifacts/")
+inputs=("$regress"/*)
+if [ -e "${inputs[0]}" ]; then
+  if ! "$bin" "${flags[@]}" "${inputs[@]}" >"$work/regressions-$target.log" 2>&1; then
+    tail -60 "$work/regressions-$target.log"
+    echo "run_fuzz.sh: fuzz_$target: a regression input fails again ($work/regressions-$target.log)"
+    exit 1
+  fi
+  echo "run_fuzz.sh: fuzz_$target: ${#inputs[@]} regression inputs pass"
+fi
+# (The regressions are not seeds: most crash HDF5 in the helper, and mutating them would spend
+# the time restarting it.)
+dirs=("$corpus" "$seeds/$target")
+"$bin" "${flags[@]}" -max_total_time="$seconds" "${dirs[@]}" >"$work/fuzz-$target.log" 2>&1
+rc=$?
+grep -E "^(#[0-9]+ +DONE|stat::)" "$work/fuzz-$target.log" | sed "s/^/fuzz_$target: /"
+if [ $rc -ne 0 ]; then
+  grep -v -E "^#[0-9]+ " "$work/fuzz-$target.log" | tail -80
+  echo "run_fuzz.sh: fuzz_$target found a bug in ${seconds} s: $(ls -t "$artifacts" | head -1) in $artifacts; " \
+       "fix it, then add the input to tests/fuzz/regressions/$target/"
+  exit 1
+fi
+echo "run_fuzz.sh: fuzz_$target: ${seconds} s, no finding"
