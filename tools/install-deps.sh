@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # install-deps.sh — installs what cuiql needs to build and test, on Debian/Ubuntu (as root or
 # with sudo): a C compiler, CMake, HDF5, OpenBLAS, libyaml; and the Python packages the tests
-# use as independent references (NumPy, h5py, tensorboard, gymnasium, matplotlib).
+# use as independent references (NumPy, h5py, tensorboard, gymnasium with MuJoCo, minari, matplotlib).
 # The CUDA toolkit is optional: with nvcc on PATH the CUDA backend is built too.
 set -euo pipefail
 SUDO=""
@@ -17,8 +17,8 @@ if [ "$need_apt" = 1 ]; then
     libhdf5-dev libopenblas-dev libyaml-dev python3 python3-pip
 fi
 
-PY_PACKAGES="numpy h5py tensorboard gymnasium matplotlib"
-if ! python3 -c "import numpy, h5py, tensorboard, gymnasium, matplotlib" 2>/dev/null; then
+PY_PACKAGES="numpy h5py tensorboard gymnasium[mujoco] minari matplotlib"
+if ! python3 -c "import numpy, h5py, tensorboard, gymnasium, mujoco, minari, matplotlib" 2>/dev/null; then
   # Debian's own python3 refuses pip installs into the system (PEP 668) unless told.
   python3 -m pip install -q $PY_PACKAGES 2>/dev/null ||
     python3 -m pip install -q --break-system-packages $PY_PACKAGES

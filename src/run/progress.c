@@ -24,7 +24,7 @@ void run_print_start(const Run *run, int64_t start) {
     fflush(stdout);
 }
 
-void run_print_progress(const Run *run, int64_t step, double steps_per_s, const double *evals) {
+void run_print_progress(const Run *run, int64_t step, double steps_per_s) {
     if (run->opt->quiet) return;
     double mean[3] = {0, 0, 0};
     for (int p = 0; p < run->P; p++)
@@ -34,21 +34,30 @@ void run_print_progress(const Run *run, int64_t step, double steps_per_s, const 
     int tty = isatty(fileno(stdout));
     printf("%sstep %lld/%lld  %.1f steps/s  ETA %s  loss/value %.4g  loss/q %.4g  loss/policy %.4g", tty ? "\r\033[K" : "",
            (long long)step, (long long)run->cfg->steps, steps_per_s, eta, mean[0], mean[1], mean[2]);
-    if (evals) printf("  eval/return %.1f", evals[0]);
+    /* The latest evaluation: a gymnasium one may be of an earlier step (it runs beside training). */
+    if (run->eval_step >= 0) {
+        printf("  eval/return %.1f", run->eval_returns[0]);
+        if (run->eval_step != step) printf(" (step %lld)", (long long)run->eval_step);
+    }
     if (run->P > 1) printf("  (mean of %d members)", run->P);
     if (!tty) printf("\n");
     fflush(stdout);
 }
 
-void run_print_done(const Run *run, int64_t steps, double seconds, const double *returns, const double *scores) {
+void run_print_done(const Run *run, int64_t steps, double seconds) {
     if (run->opt->quiet) return;
     if (isatty(fileno(stdout))) printf("\n");
     char dur[32];
     format_duration(dur, sizeof dur, seconds);
     printf("done: %lld steps in %s; checkpoint: %s/checkpoint.h5%s\n", (long long)steps, dur,
            run->P > 1 ? run->opt->out_dir : run->members[0].dir, run->P > 1 ? "/<member>" : "");
-    if (!returns) return;
-    for (int p = 0; p < run->P; p++)
-        printf("eval %s%s%s: return %.2f, normalized score %.1f\n", run->cfg->env, run->P > 1 ? " " : "",
-               run->P > 1 ? run->members[p].name : "", returns[p], scores[p]);
+    double held = gym_eval_held_seconds(run);
+    if (held >= 1)
+        printf("training waited %.0f s for the gym bridge (its evaluations take longer than eval_every steps)\n", held);
+    if (run->eval_step < 0) return;
+    for (int p = 0; p < run->P; p++) {
+        printf("eval %s%s%s: return %.2f, normalized score ", run_eval_name(run), run->P > 1 ? " " : "",
+               run->P > 1 ? run->members[p].name : "", run->eval_returns[p]);
+        printf(isnan(run->eval_scores[p]) ? "n/a\n" : "%.1f\n", run->eval_scores[p]);
+    }
 }

@@ -25,8 +25,7 @@ static double now_seconds(void) {
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-static int log_row(Run *run, int64_t step, int have_train, double steps_per_s, const double *returns,
-                   const double *scores, Error *err) {
+static int log_row(Run *run, int64_t step, int have_train, double steps_per_s, int have_eval, Error *err) {
     for (int p = 0; p < run->P; p++) {
         double row[COL_COUNT];
         for (int c = 0; c < COL_COUNT; c++) row[c] = NAN;
@@ -35,9 +34,9 @@ static int log_row(Run *run, int64_t step, int have_train, double steps_per_s, c
             row[COL_STEPS_PER_S] = steps_per_s;
             row[COL_SAMPLES_PER_S] = steps_per_s * run->cfg->batch_size;
         }
-        if (returns) {
-            row[COL_EVAL_RETURN] = returns[p];
-            row[COL_EVAL_SCORE] = scores[p];
+        if (have_eval) {
+            row[COL_EVAL_RETURN] = run->eval_returns[p];
+            row[COL_EVAL_SCORE] = run->eval_scores[p];
         }
         if (metrics_log(run->members[p].log, step, row, err)) return -1;
     }
@@ -58,10 +57,7 @@ static int check_finite(const Run *run, int64_t step, Error *err) {
 static int train_loop(Run *run, int64_t start, int *interrupted, Error *err) {
     const Config *c = run->cfg;
     int64_t total = c->steps;
-    int has_env = c->env[0] != '\0';
-    double *returns = calloc((size_t)run->P * 2, sizeof(double));
-    if (!returns) return error_set(err, "out of host memory");
-    double *scores = returns + run->P;
+    int has_env = run_eval_enabled(run);
     int rc = 0;
     double t0 = now_seconds(), t_last = t0;
     int64_t step_last = start;
@@ -82,6 +78,8 @@ static int train_loop(Run *run, int64_t start, int *interrupted, Error *err) {
                                     run->members[0].dir);
             break;
         }
+        /* gymnasium results, logged at the step they evaluated (gym_eval.c) */
+        if (run->gym && (rc = gym_eval_poll(run, step, err))) break;
         if (!log_now && !eval_now && !ckpt_now && !final) continue;
 
         double steps_per_s = NAN;
@@ -94,21 +92,24 @@ static int train_loop(Run *run, int64_t start, int *interrupted, Error *err) {
             steps_per_s = (double)(step - step_last) / (t - t_last);
             if ((rc = check_finite(run, step, err))) break;
         }
-        if (eval_now && (rc = run_evaluate(run, returns, scores, err))) break;
-        if ((rc = log_row(run, step, log_now, steps_per_s, eval_now ? returns : NULL, scores, err))) break;
-        if (log_now) run_print_progress(run, step, steps_per_s, eval_now ? returns : NULL);
+        int evaluated = 0;
+        if (eval_now && (rc = run_eval_at(run, step, &evaluated, err))) break;
+        if ((log_now || evaluated) && (rc = log_row(run, step, log_now, steps_per_s, evaluated, err))) break;
+        if (log_now) run_print_progress(run, step, steps_per_s);
         if (ckpt_now || final) rc = run_save_checkpoints(run, step, ckpt_now, err);
+        if (!rc && final && run->gym) rc = gym_eval_finish(run, err);  /* after the checkpoint: a hung bridge costs no weights */
         t_last = now_seconds();  /* logging, evaluation and checkpoints stay out of steps/s */
         step_last = step;
     }
-    if (rc == 0) run_print_done(run, total - start, now_seconds() - t0, has_env ? returns : NULL, scores);
+    if (rc == 0) run_print_done(run, total - start, now_seconds() - t0);
     else if (!run->opt->quiet && isatty(fileno(stdout))) printf("\n");
-    free(returns);
+    if (rc && stop_signal) *interrupted = 1;
     return rc;
 }
 
 static void run_cleanup(Run *run) {
     Error ignored;
+    run_eval_close(run);
     for (int p = 0; p < run->P && run->members; p++)
         if (run->members[p].log) metrics_close(run->members[p].log, &ignored);
     free(run->members);
@@ -183,7 +184,7 @@ int train_run(const TrainOptions *opt, int *interrupted, Error *err) {
     if (!c->dataset[0]) return error_set(err, "no dataset: give --dataset FILE or set 'dataset' in the config");
     if (opt->resume && opt->init_from[0]) return error_set(err, "--resume and --init-from exclude each other");
 
-    if (load_data(&run, err) || (c->env[0] && run_check_eval_env(&run, err)) || run_make_members(&run, err) ||
+    if (load_data(&run, err) || run_make_members(&run, err) || run_eval_prepare(&run, err) ||
         model_layout_init(&run.single, 1, run.data.obs_dim, run.data.act_dim, c->hidden, c->n_hidden, err))
         goto done;
     if (!(run.scalars = calloc((size_t)run.P * LOG_TRAIN_SCALAR_COUNT, sizeof(double)))) {
@@ -206,6 +207,7 @@ int train_run(const TrainOptions *opt, int *interrupted, Error *err) {
     sigemptyset(&sa.sa_mask);
     struct sigaction old_int, old_term;
     stop_signal = 0;
+    run.stop = &stop_signal;
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
     run_print_start(&run, start);
