@@ -40,7 +40,10 @@ static void train_usage(FILE *out) {
             "  --parallel-nets    CUDA backend: run the networks' forward and backward passes on streams\n"
             "                     of their own, side by side; experimental likewise\n"
             "  --quiet            no progress lines\n"
-            "  --help-config      every config key with its type, range, default and meaning\n");
+            "  --help-config      every config key with its type, range, default and meaning\n"
+            "\n"
+            "Evaluation in gymnasium (--set eval_env=gym:Hopper-v5; docs/gym-bridge.md) runs\n"
+            "tools/gym_bridge.py with python3; CUIQL_PYTHON and CUIQL_GYM_BRIDGE override either.\n");
 }
 
 /* The value of option argv[*i] ("--x VALUE"), or NULL with a message. */

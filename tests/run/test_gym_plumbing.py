@@ -16,7 +16,8 @@ the weights it was computed from. What is checked:
     written and readable), an error reply, a line that is not JSON, a hello that is ok: false,
     a bridge that exits before its hello, a missing interpreter or script, sizes or action
     bounds that do not fit the dataset, env and eval_env both set;
-  - SIGINT while an evaluation is outstanding: exit 130, checkpoint, no bridge left running.
+  - SIGINT while an evaluation is outstanding: exit 130, checkpoint, no bridge left running;
+  - eval_env with a built-in name evaluates as env does (at once, in the training row).
 """
 import csv
 import glob
@@ -290,6 +291,18 @@ def main():
             check(not os.path.exists(os.path.join(out, "metrics.csv")), f"{out}: nothing written before the check")
         if log_entries(log):
             check(bridge_gone(log), f"{out}: the bridge has ended")
+
+    # ---- eval_env with a built-in name is `env`: evaluated at once, in the training row ----
+    write_dataset("pendulum_shaped.h5", obs=3, act=1)
+    r = subprocess.run([BIN, "train", "--config", os.path.join(SRC, "configs", "seed.yaml"), "--dataset",
+                        "pendulum_shaped.h5", "--out", "g_builtin", "--device", "cpu", "--threads", "1", "--steps", "100",
+                        "--set", "hidden=[16,16]", "--set", "batch_size=32", "--set", "log_every=50",
+                        "--set", "eval_every=50", "--set", "eval_episodes=1", "--set", "eval_env=pendulum"],
+                       capture_output=True, text=True, timeout=300)
+    if check(r.returncode == 0, f"eval_env=pendulum: {r.stderr.strip()}"):
+        got = [(int(x["step"]), x["loss/q"] != "", x["eval/return"] != "") for x in rows("g_builtin")]
+        check(got == [(50, True, True), (100, True, True)], f"eval_env=pendulum evaluates in the training rows: {got}")
+        check("eval pendulum: return" in r.stdout, f"summary names pendulum: {r.stdout[-200:]!r}")
 
     # ---- SIGINT with an evaluation outstanding: 130, a checkpoint, the bridge ended ----
     p = train("g_int", ["--steps", "10000000", "--set", "log_every=50", "--set", "eval_every=100"],
