@@ -79,6 +79,9 @@ def children(pid):
 
 
 def main():
+    # A folder of its own: ctest -j runs the tests of tests/run side by side in one directory.
+    os.makedirs("gym_mujoco.d", exist_ok=True)
+    os.chdir("gym_mujoco.d")
     for d in glob.glob("m_*") + ["minari_root"]:
         shutil.rmtree(d, ignore_errors=True)
     menv = dict(os.environ, MINARI_DATASETS_PATH=os.path.abspath("minari_root"))
