@@ -32,6 +32,10 @@ static int check_builtin(Run *run, const char *key, const char *name, Error *err
 int run_eval_prepare(Run *run, Error *err) {
     const Config *c = run->cfg;
     run->eval_step = -1;
+    int gym = !strncmp(c->eval_env, GYM_PREFIX, strlen(GYM_PREFIX));
+    if (c->eval_ref_scores[0] && !gym)
+        return error_set(err, "config 'eval_ref_scores' (%s) scores a gymnasium evaluation, but eval_env is not gym:<id>",
+                         c->eval_ref_scores);
     if (!c->env[0] && !c->eval_env[0]) return 0;
     if (c->env[0] && c->eval_env[0])
         return error_set(err, "config: 'env' (%s) and 'eval_env' (%s) both name an evaluation environment; set one "
@@ -40,8 +44,7 @@ int run_eval_prepare(Run *run, Error *err) {
         return error_set(err, "out of host memory");
     run->eval_scores = run->eval_returns + run->P + 1;
     if (c->env[0]) return check_builtin(run, "env", c->env, err);
-    if (strncmp(c->eval_env, GYM_PREFIX, strlen(GYM_PREFIX)))
-        return check_builtin(run, "eval_env", c->eval_env, err);
+    if (!gym) return check_builtin(run, "eval_env", c->eval_env, err);
     const char *id = c->eval_env + strlen(GYM_PREFIX);
     if (!id[0]) return error_set(err, "config 'eval_env': '%s' names no gymnasium environment (gym:Hopper-v5)", c->eval_env);
     return gym_eval_start(run, id, err);

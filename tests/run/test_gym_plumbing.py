@@ -289,6 +289,7 @@ def main():
         ("hold", {"CUIQL_GYM_BRIDGE": "/nonexistent/gym_bridge.py"}, ["--steps", "10"], "CUIQL_GYM_BRIDGE"),
         ("hold", {}, ["--steps", "10", "--set", "env=pendulum"], "eval_env"),
         ("hold", {}, ["--steps", "10", "--set", "eval_env=gym:"], "gym:"),
+        ("hold", {}, ["--steps", "10", "--set", "eval_env=", "--set", "eval_ref_scores=hopper-medium-v2"], "eval_ref_scores"),
     ]
     for i, (mode, extra, args, needle) in enumerate(cases):
         log = f"pre{i}.log"
