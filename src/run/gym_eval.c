@@ -165,14 +165,14 @@ static void outstanding_steps(const GymEval *g, char *buf, size_t n) {
 /* Waits until at most `rounds` evaluation steps are outstanding. 1 when a signal cut it short. */
 static int wait_rounds(Run *run, int rounds, Error *err) {
     GymEval *g = run->gym;
-    double deadline = now_s() + reply_timeout(run) * (g->n_pending ? g->n_pending : 1);
+    double limit = reply_timeout(run) * (g->n_pending ? g->n_pending : 1), deadline = now_s() + limit;
     while (rounds_outstanding(g) > rounds) {
         if (stopping(run)) return 1;
         char steps[256];
         outstanding_steps(g, steps, sizeof steps);
         if (now_s() > deadline)
             return error_set(err, "the gym bridge (pid %ld) did not answer in %.0f s (evaluations of steps %s outstanding)",
-                             (long)gym_bridge_pid(g->bridge), reply_timeout(run) * g->n_pending, steps);
+                             (long)gym_bridge_pid(g->bridge), limit, steps);
         if (receive(run, WAIT_SLICE_S, err) < 0) return -1;
     }
     return 0;
