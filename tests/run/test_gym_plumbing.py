@@ -228,6 +228,14 @@ def main():
                         ev.setdefault(v.tag, []).append(e.step)
             check(sorted(ev.get("eval/return", [])) == [500, 1000, 1500] and sorted(ev.get("eval/normalized_score", [])) == [500, 1000, 1500],
                   f"TensorBoard has eval/return and eval/normalized_score at the evaluated steps: {ev.get('eval/return')}")
+            # What TensorBoard shows: its accumulator must not take an earlier step for a restart
+            # and purge the later ones (it does not for file_version brain.Event:2).
+            from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+            acc = EventAccumulator("g_hold")
+            acc.Reload()
+            shown = [e.step for e in acc.Scalars("eval/return")]
+            check(shown == [500, 1000, 1500] and len(acc.Scalars("loss/q")) == 15,
+                  f"TensorBoard's accumulator keeps every point: eval/return {shown}, loss/q {len(acc.Scalars('loss/q'))}")
         except ImportError:
             pass
     check(bridge_gone("hold.log"), "the bridge has ended after the run")
