@@ -100,6 +100,10 @@ def finite_or_none(x):
 
 def hello(args):
     """Makes the environment; returns (env, hello object). Raises ToolError."""
+    try:  # needed by every request (load_policy): missing, it must fail the hello, not the first evaluation
+        import h5py  # noqa: F401
+    except ImportError as e:
+        raise ToolError("python module 'h5py' is not installed (pip install h5py)") from e
     env = make_env(args.env)
     obs_dim, act_dim = check_spaces(env, args.env)
     if args.ref_scores:

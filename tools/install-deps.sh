@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # install-deps.sh — installs what cuiql needs to build and test, on Debian/Ubuntu (as root or
 # with sudo): a C compiler, CMake, HDF5, OpenBLAS, libyaml; and the Python packages the tests
-# use as independent references (NumPy, h5py, tensorboard, gymnasium, matplotlib).
+# use as independent references (NumPy, h5py, tensorboard, gymnasium with MuJoCo, minari, matplotlib).
 # The CUDA toolkit is optional: with nvcc on PATH the CUDA backend is built too. OpenMPI is
 # for data-parallel training (--data-parallel) and its tests; OpenMPI's mpirun and Slurm with
 # munge (a one-node cluster: tools/slurm-local.sh) are also the sharded-sweep tests' launchers.
@@ -39,6 +39,8 @@ PIP_PACKAGES=(
   "h5py h5py"
   "tensorboard tensorboard"
   "gymnasium gymnasium"
+  "mujoco gymnasium[mujoco]"
+  "minari minari"
   "matplotlib matplotlib"
 )
 

@@ -91,10 +91,12 @@ typedef struct {
     int64_t log_every;
     int64_t checkpoint_every;          /* 0 = only the final checkpoint (and on interrupt) */
 
-    /* evaluation in a built-in environment */
+    /* evaluation in a built-in environment, or in gymnasium (docs/gym-bridge.md) */
     char env[64];                      /* "" = no evaluation */
     int64_t eval_every;                /* 0 = only at the end */
     int eval_episodes;
+    char eval_env[256];                /* "" = env alone; gym:<id>, or a built-in name like env */
+    char eval_ref_scores[128];         /* D4RL/Minari task whose reference returns score gym:<id>; "" = from the id */
 
     /* hardware */
     DeviceKind device;

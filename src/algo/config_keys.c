@@ -135,6 +135,10 @@ const KeyDef config_keys[] = {
     NUM(K_INT64, "eval_every", OFF(eval_every), GE(0), "0", G_EVAL, "steps between evaluations; 0 = only at the end"),
     NUM(K_INT, "eval_episodes", OFF(eval_episodes), IN(1, 0, 10000000, 0), "10", G_EVAL,
         "episodes per evaluation (at most cuiql eval --episodes' 10000000)"),
+    STRING("eval_env", eval_env, "", G_EVAL,
+           "gym:<id> evaluates in gymnasium (Hopper-v5, ...) through tools/gym_bridge.py; a built-in name = env"),
+    STRING("eval_ref_scores", eval_ref_scores, "", G_EVAL,
+           "gym: D4RL/Minari task whose reference returns give eval/normalized_score; empty = from the id"),
 
     ENUM("device", OFF(device), device_names, "auto", G_HW, "auto: CUDA when a device is present"),
     ENUM("replay", OFF(replay), replay_names, "auto", G_HW,

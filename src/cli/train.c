@@ -58,7 +58,10 @@ static void train_usage(FILE *out) {
             "                     gradients are summed over the ranks (NCCL on GPUs, MPI on CPUs);\n"
             "                     rank 0 writes the run directory\n"
             "  --quiet            no progress lines\n"
-            "  --help-config      every config key with its type, range, default and meaning\n");
+            "  --help-config      every config key with its type, range, default and meaning\n"
+            "\n"
+            "Evaluation in gymnasium (--set eval_env=gym:Hopper-v5; docs/gym-bridge.md) runs\n"
+            "tools/gym_bridge.py with python3; CUIQL_PYTHON and CUIQL_GYM_BRIDGE override either.\n");
 }
 
 /* Copies a path option into its buffer; a path that does not fit is refused rather than cut

@@ -67,6 +67,12 @@ int run_save_checkpoints(Run *run, int64_t step, int periodic, Error *err) {
     return 0;
 }
 
+int run_write_policy_file(Run *run, int p, int64_t step, const char *path, Error *err) {
+    CheckpointMeta meta;
+    fill_meta(run, &run->members[p], step, &meta, NULL);
+    return checkpoint_write(path, &run->single, &meta, run->params, NULL, NULL, NULL, err);
+}
+
 /* Puts one member's checkpoint tensors (in run->params & co.) into the host population
  * buffers; absent targets start as copies of the member's critics. */
 static void scatter_member(Run *run, int p, int has_target, int with_optimizer) {

@@ -95,7 +95,7 @@ static const Member *best_member(const Run *run) {
     return best;
 }
 
-void run_print_progress(const Run *run, int64_t step, double steps_per_s, const double *evals) {
+void run_print_progress(const Run *run, int64_t step, double steps_per_s) {
     if (run->opt->quiet) return;
     int tty = run_progress_in_place(run);
     print_step(run, step, steps_per_s, tty);
@@ -106,11 +106,13 @@ void run_print_progress(const Run *run, int64_t step, double steps_per_s, const 
         printf("  loss/value %.4g  loss/q %.4g  loss/policy %.4g", mean[0], mean[1], mean[2]);
         if (run->P > 1) printf(" (mean of %d members)", run->P);
     }
-    if (evals && run->P == 1) printf("  eval/return %.1f", evals[0]);
-    if (evals && run->P > 1) {
+    /* The latest evaluation: a gymnasium one may be of an earlier step (it runs beside training). */
+    if (run->eval_step >= 0) {
         double mean = 0;
-        for (int p = 0; p < run->P; p++) mean += evals[p] / run->P;
-        printf("  eval/return %.1f (mean of %d)", mean, run->P);
+        for (int p = 0; p < run->P; p++) mean += run->eval_returns[p] / run->P;
+        printf("  eval/return %.1f", mean);
+        if (run->P > 1) printf(" (mean of %d)", run->P);
+        if (run->eval_step != step) printf(" (step %lld)", (long long)run->eval_step);
     }
     const Member *best = is_sweep(run) && run->n_all > 1 ? best_member(run) : NULL;
     if (best) printf("  best so far: %s %.1f", best->name, best->last_return);
@@ -140,6 +142,13 @@ static int ranks_before(const Member *a, const Member *b) {
     return a->last_return > b->last_return;
 }
 
+/* "66.3", or "n/a" where the environment has no reference scores. */
+static const char *format_score(char *buf, size_t n, double score) {
+    if (isnan(score)) snprintf(buf, n, "n/a");
+    else snprintf(buf, n, "%.1f", score);
+    return buf;
+}
+
 void run_print_done(const Run *run, double seconds) {
     if (run->opt->quiet) return;
     if (run_progress_in_place(run)) printf("\n");
@@ -148,10 +157,14 @@ void run_print_done(const Run *run, double seconds) {
     run_checkpoint_where(run, where, sizeof where);
     printf("done: step %lld in %s; checkpoint%s: %s\n", (long long)run->cfg->steps, dur, run->n_all > 1 ? "s" : "",
            where);
-    if (!run->cfg->env[0]) return;
+    double held = gym_eval_held_seconds(run);
+    if (held >= 1)
+        printf("training waited %.0f s for the gym bridge (its evaluations take longer than eval_every steps)\n", held);
+    if (!run_eval_enabled(run)) return;
+    char score[32];
     if (!is_sweep(run)) {
-        printf("last evaluation in %s (%d episodes): return %.2f, normalized score %.1f\n", run->cfg->env,
-               run->cfg->eval_episodes, run->all[0].last_return, run->all[0].last_score);
+        printf("last evaluation in %s (%d episode%s): return %.2f, normalized score %s\n", run_eval_name(run),
+               run->cfg->eval_episodes, run->cfg->eval_episodes == 1 ? "" : "s", run->all[0].last_return, format_score(score, sizeof score, run->all[0].last_score));
         return;
     }
     int order[DONE_LIST_MAX], n = run->n_all < DONE_LIST_MAX ? run->n_all : DONE_LIST_MAX;
@@ -167,8 +180,8 @@ void run_print_done(const Run *run, double seconds) {
     if (run->n_all > n) printf("the best %d of %d members:\n", n, run->n_all);
     for (int i = 0; i < n; i++) {
         const Member *m = &run->all[order[i]];
-        printf("eval %s %s: return %.2f, normalized score %.1f (last evaluation, %d episodes)\n", run->cfg->env,
-               m->name, m->last_return, m->last_score, run->cfg->eval_episodes);
+        printf("eval %s %s: return %.2f, normalized score %s (last evaluation, %d episodes)\n", run_eval_name(run),
+               m->name, m->last_return, format_score(score, sizeof score, m->last_score), run->cfg->eval_episodes);
     }
     printf("ranked by (tau, beta) over seeds: cuiql sweep-report %s\n", run->opt->out_dir);
 }

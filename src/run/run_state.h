@@ -3,6 +3,8 @@
 #ifndef CUIQL_RUN_RUN_STATE_H
 #define CUIQL_RUN_RUN_STATE_H
 
+#include <signal.h>
+
 #include "algo/iql.h"
 #include "algo/model.h"
 #include "data/dataset.h"
@@ -35,6 +37,8 @@ typedef struct {
     int resume;
 } RunGroup;
 
+typedef struct GymEval GymEval;  /* gym_eval.c */
+
 typedef struct {
     const TrainOptions *opt;
     const Config *cfg;
@@ -65,6 +69,13 @@ typedef struct {
     RunLock *lock;                  /* the run directory, held from run_claim to the end */
     uint64_t data_fingerprint;      /* of the dataset as read, before preprocessing */
     char resume_changes[1024];      /* --resume: the changeable keys that changed, "k:old->new,..." */
+
+    /* evaluation (evaluation.c): in a built-in environment, or in gymnasium through the bridge */
+    const char *eval_builtin;       /* the built-in environment's name, or NULL */
+    GymEval *gym;                   /* gymnasium (config eval_env: gym:<id>), or NULL */
+    double *eval_returns, *eval_scores; /* [P]: each member's latest evaluation (score NaN: none) */
+    int64_t eval_step;              /* the step of the latest evaluation of every member; -1: none yet */
+    const volatile sig_atomic_t *stop; /* the trainer's signal flag: set, a wait for evaluations ends */
 } Run;
 
 /* run_dir.c */
@@ -94,6 +105,8 @@ const char *run_signal_name(int sig);
 void run_explain_memory(const Run *run, Error *err);
 
 /* checkpoints.c */
+/* A weights-only file of member p, from its parameters in run->params (what the gym bridge reads). */
+int run_write_policy_file(Run *run, int p, int64_t step, const char *path, Error *err);
 /* Every member's latest checkpoint (and the periodic one when `periodic`). */
 int run_save_checkpoints(Run *run, int64_t step, int periodic, Error *err);
 /* --resume: every member from its own latest checkpoint, all at one step (*start_step). */
@@ -101,17 +114,40 @@ int run_resume(Run *run, int64_t *start_step, Error *err);
 /* --init-from: the file's weights start every member; optimisers and step start fresh. */
 int run_init_from(Run *run, const char *path, Error *err);
 
-/* evaluation.c */
-/* An evaluation environment is checked before training, not when its first evaluation comes. */
-int run_check_eval_env(const Run *run, Error *err);
-int run_evaluate(Run *run, double *returns, double *scores, Error *err);
+/* evaluation.c: the run's evaluation environment, named by config env (built-in) or eval_env
+ * (a built-in name, or gym:<id>) */
+/* Before training: the environment is found and checked against the dataset (a gymnasium one:
+ * its bridge is started and says hello), so that it cannot fail at the first evaluation. */
+int run_eval_prepare(Run *run, Error *err);
+int run_eval_enabled(const Run *run);
+const char *run_eval_name(const Run *run);  /* "pendulum", "gym:Hopper-v5" */
+uint64_t run_eval_seed(const Run *run);     /* episode i of an evaluation starts from seed + i */
+/* Evaluates every member at `step`. Built-in: now, into run->eval_* (*done = 1). Gymnasium:
+ * sends the requests and returns (*done = 0); the results are logged when they arrive. */
+int run_eval_at(Run *run, int64_t step, int *done, Error *err);
+/* Ends the evaluation (the bridge); removes what it left. */
+void run_eval_close(Run *run);
+
+/* gym_eval.c: evaluation in gymnasium through tools/gym_bridge.py (docs/gym-bridge.md) */
+int gym_eval_start(Run *run, const char *env_id, Error *err);
+int gym_eval_submit(Run *run, int64_t step, Error *err);
+/* Logs the results that have arrived, each as a row at the step it evaluated. `step` is where
+ * training is: when the bridge fails, the checkpoint of that step is written before the error
+ * returns. Cheap when nothing is outstanding (it looks at the bridge only at log steps then). */
+int gym_eval_poll(Run *run, int64_t step, Error *err);
+/* Waits for every outstanding evaluation (the end of training). */
+int gym_eval_finish(Run *run, Error *err);
+double gym_eval_held_seconds(const Run *run);  /* training time spent waiting for a busy bridge */
+void gym_eval_close(Run *run);
 
 /* progress.c */
 int run_progress_in_place(const Run *run);  /* a terminal's line, rewritten per log */
 void run_print_start(const Run *run, int64_t start);
 /* A group of a population trained in groups starts (nothing for one group). */
 void run_print_group(const Run *run, int64_t start);
-void run_print_progress(const Run *run, int64_t step, double steps_per_s, const double *evals);
+/* A logged or evaluated step: rate, ETA, losses, the latest evaluation (a gymnasium one may be
+ * of an earlier step), the best member so far. */
+void run_print_progress(const Run *run, int64_t step, double steps_per_s);
 /* A line with the step and the rate only, when no line has been printed for a while (on a slow
  * population log_every steps can take minutes); *last_print: when the last line was printed. */
 void run_print_heartbeat(const Run *run, int64_t step, double now, double *last_print, double steps_per_s);

@@ -28,8 +28,7 @@ static double now_seconds(void) {
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-static int log_row(Run *run, int64_t step, int have_train, double steps_per_s, const double *returns,
-                   const double *scores, Error *err) {
+static int log_row(Run *run, int64_t step, int have_train, double steps_per_s, int have_eval, Error *err) {
     for (int p = 0; p < run->P; p++) {
         double row[COL_COUNT];
         for (int c = 0; c < COL_COUNT; c++) row[c] = NAN;
@@ -38,9 +37,9 @@ static int log_row(Run *run, int64_t step, int have_train, double steps_per_s, c
             row[COL_STEPS_PER_S] = steps_per_s;
             row[COL_SAMPLES_PER_S] = steps_per_s * run->cfg->batch_size;
         }
-        if (returns) {
-            row[COL_EVAL_RETURN] = returns[p];
-            row[COL_EVAL_SCORE] = scores[p];
+        if (have_eval) {
+            row[COL_EVAL_RETURN] = run->eval_returns[p];
+            row[COL_EVAL_SCORE] = run->eval_scores[p];
         }
         if (metrics_log(run->members[p].log, step, row, err)) return -1;
     }
@@ -64,11 +63,8 @@ static int check_finite(const Run *run, int64_t step, Error *err) {
 static int train_loop(Run *run, int64_t start, int *interrupted, Error *err) {
     const Config *c = run->cfg;
     int64_t total = c->steps;
-    int has_env = c->env[0] != '\0';
     int writer = dp_is_writer(run);
-    double *returns = calloc((size_t)run->P * 2, sizeof(double));
-    if (!returns) return error_set(err, "out of host memory");
-    double *scores = returns + run->P;
+    int has_env = run_eval_enabled(run);  /* the writer's alone evaluates */
     int rc = 0;
     double t0 = now_seconds(), t_last = t0, t_printed = t0;
     int64_t step_last = start;
@@ -98,6 +94,8 @@ static int train_loop(Run *run, int64_t start, int *interrupted, Error *err) {
             }
             break;
         }
+        /* gymnasium results, logged at the step they evaluated (gym_eval.c) */
+        if (writer && run->gym && (rc = gym_eval_poll(run, step, err))) break;
         if (!log_now && !eval_now && !ckpt_now && !final) {
             double t = now_seconds();
             if (writer) run_print_heartbeat(run, step, t, &t_printed, (double)(step - step_last) / (t - t_last));
@@ -121,26 +119,31 @@ static int train_loop(Run *run, int64_t start, int *interrupted, Error *err) {
         }
         if ((ckpt_now || final) && (rc = dp_check_replicas(run, step, err))) break;
         if (writer) {
-            if (eval_now && (rc = run_evaluate(run, returns, scores, err))) break;
-            if ((rc = log_row(run, step, log_now, steps_per_s, eval_now ? returns : NULL, scores, err))) break;
-            if ((eval_now || final) && (rc = run_record_results(run, step, eval_now ? returns : NULL, scores, err)))
+            int evaluated = 0;  /* now (built-in); gymnasium's results come through gym_eval_poll */
+            if (eval_now && (rc = run_eval_at(run, step, &evaluated, err))) break;
+            if ((log_now || evaluated) && (rc = log_row(run, step, log_now, steps_per_s, evaluated, err))) break;
+            if ((evaluated || final) &&
+                (rc = run_record_results(run, step, evaluated ? run->eval_returns : NULL, run->eval_scores, err)))
                 break;
-            if (log_now || eval_now) {
-                run_print_progress(run, step, steps_per_s, eval_now ? returns : NULL);
+            if (log_now || evaluated) {
+                run_print_progress(run, step, steps_per_s);
                 t_printed = now_seconds();
             }
             if (ckpt_now || final) rc = run_save_checkpoints(run, step, ckpt_now, err);
+            /* after the checkpoint: a hung bridge costs no weights */
+            if (!rc && final && run->gym) rc = gym_eval_finish(run, err);
         }
         t_last = now_seconds();  /* logging, evaluation and checkpoints stay out of steps/s */
         step_last = step;
     }
     if (rc && writer && !run->opt->quiet && run_progress_in_place(run)) printf("\n");
-    free(returns);
+    if (rc && stop_signal && !*interrupted) *interrupted = stop_signal;  /* a wait for the bridge ended by it */
     return rc;
 }
 
 static void run_cleanup(Run *run) {
     Error ignored;
+    run_eval_close(run);
     for (int p = 0; p < run->n_all && run->all; p++)
         if (run->all[p].log) metrics_close(run->all[p].log, &ignored);
     free(run->all);
@@ -269,6 +272,7 @@ static int train_group(Run *run, int g, int *interrupted, int *trained, Error *e
     run->members = run->all + grp->first;
     run->P = grp->count;
     run->have_scalars = 0;
+    run->eval_step = -1;  /* the group's own evaluations (run_print_progress) */
     *trained = 0;
     if (opt->sweep.n_axes && grp->start >= c->steps) return 0;  /* done by an earlier run */
     int64_t start = 0;
@@ -298,8 +302,8 @@ static int setup_local(Run *run, Config *c, Error *err) {
     if (opt->resume && opt->init_from[0]) return error_set(err, "--resume and --init-from exclude each other");
     if (!opt->resume && c->steps == 0) return error_set(err, "steps: 0 steps to train; give --steps N with N >= 1");
     if (opt->comm && iql_parallel_check_batch(c->batch_size, opt->comm->size, err)) return -1;
-    if (run_resolve_shard(run, err) || load_data(run, c, err) || (c->env[0] && run_check_eval_env(run, err)) ||
-        run_make_members(run, err) ||
+    if (run_resolve_shard(run, err) || load_data(run, c, err) || run_make_members(run, err) ||
+        run_eval_prepare(run, err) ||
         model_layout_init(&run->single, 1, run->data.obs_dim, run->data.act_dim, c->hidden, c->n_hidden, err))
         return -1;
     if (!(run->scalars = calloc((size_t)(run->n_all ? run->n_all : 1) * LOG_TRAIN_SCALAR_COUNT, sizeof(double))))
@@ -341,6 +345,7 @@ int train_run(const TrainOptions *opt, int *interrupted, Error *err) {
     static const int stop_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGPIPE};
     struct sigaction old_actions[4];
     stop_signal = 0;
+    run.stop = &stop_signal;  /* a wait for the gym bridge ends on a signal too */
     for (int i = 0; i < 4; i++) sigaction(stop_signals[i], &sa, &old_actions[i]);
     double t0 = now_seconds();
     int trained_any = 0;

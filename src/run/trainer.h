@@ -7,7 +7,7 @@
  *
  * The run layer's files by job: trainer.c (the loop), run_dir.c (the directories and the files
  * written at the start), checkpoints.c (saving, resuming, --init-from), evaluation.c (scoring
- * members in an environment), progress.c (what the terminal shows), sweep.c (members and
+ * members in an environment), gym_eval.c (in gymnasium, through the bridge), progress.c (what the terminal shows), sweep.c (members and
  * sweep.txt), policy.c (a network as a policy), backend_select.c. */
 #ifndef CUIQL_RUN_TRAINER_H
 #define CUIQL_RUN_TRAINER_H

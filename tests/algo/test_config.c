@@ -81,6 +81,8 @@ static int config_diff(const Config *a, const Config *b, const char *what) {
     DIFF(strcmp(a->env, b->env), "env");
     INT(eval_every);
     INT(eval_episodes);
+    DIFF(strcmp(a->eval_env, b->eval_env), "eval_env");
+    DIFF(strcmp(a->eval_ref_scores, b->eval_ref_scores), "eval_ref_scores");
     INT(device);
     INT(replay);
     INT(precision);
@@ -101,7 +103,8 @@ static const char *const scramble_sets[] = {
     "lr_schedule=constant", "lr_schedule_groups=[value]", "lr_t_max=7", "steps_per_epoch=10",
     "lr_scaling=sqrt", "lr_base_batch=128", "lr_warmup_steps=50",
     "sampling=sequential", "seed=42", "batch_seed=7", "log_every=10", "checkpoint_every=500",
-    "env=pendulum", "eval_every=100", "eval_episodes=3", "device=cpu", "replay=host",
+    "env=pendulum", "eval_every=100", "eval_episodes=3", "eval_env=gym:Hopper-v5",
+    "eval_ref_scores=hopper-medium-v2", "device=cpu", "replay=host",
     "precision=tf32",
 };
 
@@ -186,6 +189,20 @@ static void test_seed_yaml(void) {
     CHECK(config_load_file(&d, path, &err) == 0, "%s", err.msg);
     CHECK(config_diff(&d, &def, "seed.yaml over defaults") == 0, "seed.yaml changes defaults");
     CHECK(config_validate(&d, &err) == 0, "%s", err.msg);
+}
+
+/* The paper's training script evaluates every 5,000 steps over 10 episodes; with eval_env set
+ * (gym:Hopper-v5) the curves come while it trains. */
+static void test_paper_locomotion_eval(void) {
+    Config c;
+    Error err;
+    char path[4200];
+    config_defaults(&c);
+    CHECK(config_load_file(&c, load_path(path, sizeof path, "paper-locomotion.yaml"), &err) == 0, "%s", err.msg);
+    CHECK(c.eval_every == 5000 && c.eval_episodes == 10 && !c.env[0] && !c.eval_env[0],
+          "paper-locomotion.yaml: eval_every %lld, eval_episodes %d", (long long)c.eval_every, c.eval_episodes);
+    CHECK(config_set_assignment(&c, "eval_env=gym:Hopper-v5", &err) == 0 && !strcmp(c.eval_env, "gym:Hopper-v5"), "%s",
+          err.msg);
 }
 
 static void check_paper(const char *file, double tau, double beta, RewardTransform rt) {
@@ -758,6 +775,7 @@ int main(int argc, char **argv) {
     test_seed_yaml();
     check_paper("paper-locomotion.yaml", 0.7, 3.0, REWARD_IQL_LOCOMOTION);
     check_paper("paper-antmaze.yaml", 0.9, 10.0, REWARD_ANTMAZE);
+    test_paper_locomotion_eval();
     test_corl_shipped();
     test_corl_notes();
     test_corl_mapping();

@@ -553,7 +553,22 @@ static void fill_version(Model *md, int64_t v) {
 
 /* Reads path and checks it is a complete version: returns the version, or -1 (with a failed
  * CHECK) when the file cannot be read or its contents are not exactly version `step`'s. */
+static int64_t read_version_of(const char *path, Model *expect, float *p, float *t, float *m, float *v);
+
+/* The reader opens the file twice (its step, then its tensors), and a rename between the two
+ * would pair one version's step with the next one's tensors: so it reads a hard link to the
+ * file it found, which a rename cannot swap. */
 static int64_t read_version(const char *path, Model *expect, float *p, float *t, float *m, float *v) {
+    char snap[1100];
+    snprintf(snap, sizeof snap, "%s.reader-link", path);
+    unlink(snap);
+    if (link(path, snap) != 0) return read_version_of(path, expect, p, t, m, v);  /* an unwritable dir: no writer */
+    int64_t version = read_version_of(snap, expect, p, t, m, v);
+    unlink(snap);
+    return version;
+}
+
+static int64_t read_version_of(const char *path, Model *expect, float *p, float *t, float *m, float *v) {
     Error err = {""};
     CheckpointMeta meta;
     if (checkpoint_read_meta(path, &meta, &err) != 0) {

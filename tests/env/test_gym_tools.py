@@ -374,5 +374,17 @@ with tempfile.TemporaryDirectory() as tmp:
     check(r.returncode == 1 and len(out_lines) == 1 and hello.get("ok") is False
           and "NoSuchEnv-v0" in hello.get("error", ""), f"bridge unknown env: rc {r.returncode}, stdout {r.stdout!r}")
 
+    # no h5py: every request would fail, so the hello does
+    shim = os.path.join(tmp, "no_h5py")
+    os.makedirs(os.path.join(shim, "h5py"), exist_ok=True)
+    with open(os.path.join(shim, "h5py", "__init__.py"), "w") as f:
+        f.write("raise ImportError('No module named h5py', name='h5py')\n")
+    r = subprocess.run([sys.executable, os.path.join(TOOLS, "gym_bridge.py"), ENV], input="", capture_output=True,
+                       text=True, timeout=60, env=dict(os.environ, PYTHONPATH=shim))
+    out_lines = r.stdout.strip().splitlines()
+    hello = json.loads(out_lines[0]) if out_lines else {}
+    check(r.returncode == 1 and hello.get("ok") is False and "h5py" in hello.get("error", ""),
+          f"bridge without h5py: rc {r.returncode}, stdout {r.stdout!r}")
+
 print(f"elapsed {time.monotonic() - T0:.1f} s")
 sys.exit(finish("test_gym_tools"))
