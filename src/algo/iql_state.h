@@ -28,7 +28,9 @@ struct IqlState {
     SamplingArgs sampling;
     LrSchedule schedule[LR_GROUP_COUNT];
 
-    /* activations, per network and layer: [E, B, out_l] */
+    /* activations, per network and layer: [E, B, out_l]. V(s') and Q̄ are never back-propagated:
+     * only their outputs have buffers of their own, their hidden layers borrow grad_hidden of
+     * the same network (free from the end of one backward phase to the start of the next). */
     float *act_v[MODEL_MAX_LAYERS], *act_v_next[MODEL_MAX_LAYERS];
     float *act_q[MODEL_MAX_LAYERS], *act_q_target[MODEL_MAX_LAYERS];
     float *act_pi[MODEL_MAX_LAYERS];
@@ -54,6 +56,7 @@ struct IqlState {
 
     void *buffers[IQL_MAX_BUFFERS];
     int n_buffers;
+    size_t bytes;                  /* backend memory the buffers take (iql_memory_plan's total) */
 };
 
 #endif
