@@ -197,11 +197,21 @@ gather_batch_kernel(ReplayData data, const void *staged, Mirror *mirror, Samplin
 
 /* ---- the stage kernel (host mode) ----------------------------------------------------------------------------
  * Gathers batch k+1 (k from the mirror) from the mapped host memory into the device staging
- * buffer, packed, with the CPU backend's index rule. One warp per row as in the gather; every
- * read crosses PCIe, so what bounds it is the number of reads in flight: ≈ 3 dependent
- * round trips per row (index → row number → row), B/(warps in flight) rows per warp. At
- * B = 65536 about 11 MB of rows (17-dim states, 6-dim actions), predicted 0.3–0.6 ms over
- * PCIe 5, on its own stream beside a ≈ 2 ms step (bench/RESULTS.md §6). */
+ * buffer, packed, with the CPU backend's index rule. One warp per row as in the gather (a
+ * row's floats are one coalesced read over PCIe); every read crosses PCIe, so what bounds it
+ * is the reads in flight: two dependent round trips per row (row numbers, reward, terminal;
+ * then the rows), ≈ 11 sectors of 32 bytes. At B = 65536 (17-dim states, 6-dim actions) that
+ * is ≈ 23 MB: predicted 0.5–1 ms, on its own stream beside a ≈ 2.5 ms step. Its grid is kept
+ * to half the SMs' worth of 256-thread blocks (stage_blocks), so the step's GEMMs keep room on
+ * every SM beside it: waiting on PCIe, more warps would only take their slots
+ * (bench/RESULTS.md §6). */
+
+/* Blocks of the stage kernel: enough warps in flight to hide PCIe latency (≈ 500 at 132 SMs),
+ * few enough to leave the SMs to the step that runs beside it. */
+static unsigned stage_blocks(const CudaBackend *cb, int rows) {
+    unsigned blocks = cuda_grid(cb, rows, GATHER_WARPS), cap = (unsigned)(cb->sm_count / 2 > 0 ? cb->sm_count / 2 : 1);
+    return blocks < cap ? blocks : cap;
+}
 
 __global__ void __launch_bounds__(GATHER_WARPS * 32)
 stage_batch_kernel(ReplayData data, const Mirror *mirror, void *stage, int max_rows) {
@@ -290,7 +300,7 @@ void cuda_sample_batch(Backend *b, Replay *r, const SamplingArgs *args, const St
     /* Stage the next batch while this step runs (see the top of this file). */
     CUDA_RECORD(cb, cudaEventRecord(r->fork, cb->stream));
     CUDA_RECORD(cb, cudaStreamWaitEvent(r->copy_stream, r->fork, 0));
-    stage_batch_kernel<<<cuda_grid(cb, out->rows, GATHER_WARPS), GATHER_WARPS * 32, 0, r->copy_stream>>>(
+    stage_batch_kernel<<<stage_blocks(cb, out->rows), GATHER_WARPS * 32, 0, r->copy_stream>>>(
         r->data, r->mirror, r->stage_dev, r->batch_rows);
     CUDA_RECORD_LAUNCH(cb, stage_batch_kernel);
     CUDA_RECORD(cb, cudaEventRecord(r->ready, r->copy_stream));

@@ -16,7 +16,8 @@ static void bench_usage(FILE *out) {
     fprintf(out,
             "usage: cuiql bench [--device auto|cpu|cuda] [--batch B,...] [--members P,...]\n"
             "                   [--precision fp32,tf32] [--json] [--seconds S | --steps N] [--phases N]\n"
-            "                   [--rho R] [--hidden W,...] [--dims S,A] [--threads N] [--no-graphs]\n"
+            "                   [--rho R] [--hidden W,...] [--dims S,A] [--replay auto|device|host]\n"
+            "                   [--threads N] [--no-graphs]\n"
             "                   [--gemm-epilogues] [--parallel-nets] [--count-only]\n"
             "\n"
             "Times the IQL training step on random data for every combination of the listed batch\n"
@@ -36,6 +37,7 @@ static void bench_usage(FILE *out) {
             "  --rho R            target_update_rate (default 1: no target network)\n"
             "  --hidden W,...     hidden layer widths (default the seed config's)\n"
             "  --dims S,A         the random data's state and action dimensions (default 17,6)\n"
+            "  --replay R         CUDA: the dataset in GPU memory (device) or pinned host memory (host)\n"
             "  --threads N        CPU backend: BLAS threads (default: all cores)\n"
             "  --no-graphs, --gemm-epilogues, --parallel-nets   CUDA backend, as in cuiql train\n"
             "  --count-only       the work and memory of each configuration, without running it\n");
@@ -89,7 +91,8 @@ static void print_json(FILE *f, const BenchSpec *sp, const BenchResult *r, int c
     fprintf(f, "],\"obs_dim\":%d,\"act_dim\":%d,\"graphs\":%s,\"gemm_epilogues\":%s,\"parallel_nets\":%s,\"threads\":%d",
             sp->obs_dim, sp->act_dim, sp->use_graphs ? "true" : "false", sp->gemm_epilogues ? "true" : "false",
             sp->parallel_nets ? "true" : "false", sp->threads);
-    fprintf(f, ",\"steps\":%d", r->steps);
+    static const char *const replay_names[] = {[REPLAY_AUTO] = "auto", [REPLAY_DEVICE] = "device", [REPLAY_HOST] = "host"};
+    fprintf(f, ",\"replay\":\"%s\",\"steps\":%d", replay_names[sp->replay], r->steps);
     json_number(f, "steps_per_s", r->steps_per_s);
     json_number(f, "samples_per_s", r->samples_per_s);
     json_number(f, "member_steps_per_s", r->member_steps_per_s);
@@ -120,8 +123,9 @@ static void print_text(FILE *f, const BenchSpec *sp, const BenchResult *r, int c
     fprintf(f, "%s B=%d P=%d %s hidden=", count_only ? "count" : r->on_gpu ? "cuda" : "cpu", sp->batch, sp->members,
             precision_name(sp->precision));
     for (int i = 0; i < sp->n_hidden; i++) fprintf(f, "%s%d", i ? "," : "", sp->hidden[i]);
-    fprintf(f, " S=%d A=%d rho=%g%s%s%s\n", sp->obs_dim, sp->act_dim, sp->rho, sp->use_graphs ? "" : " no-graphs",
-            sp->gemm_epilogues ? " gemm-epilogues" : "", sp->parallel_nets ? " parallel-nets" : "");
+    fprintf(f, " S=%d A=%d rho=%g%s%s%s%s\n", sp->obs_dim, sp->act_dim, sp->rho, sp->use_graphs ? "" : " no-graphs",
+            sp->gemm_epilogues ? " gemm-epilogues" : "", sp->parallel_nets ? " parallel-nets" : "",
+            sp->replay == REPLAY_HOST ? " replay=host" : sp->replay == REPLAY_DEVICE ? " replay=device" : "");
     double per_member = (double)r->memory.total / sp->members / (1 << 20);
     if (count_only) {
         fprintf(f, "  work        %.4f GFLOP/step, %.3f MB/step\n", r->flops_per_step * 1e-9, r->bytes_per_step * 1e-6);
@@ -169,6 +173,7 @@ typedef struct {
 } BenchOptions;
 
 static int parse_options(int argc, char **argv, BenchOptions *o, int *help, Error *err) {
+    memset(o, 0, sizeof *o);
     bench_spec_defaults(&o->base);
     o->batches[0] = 256, o->n_batches = 1;
     o->members[0] = 1, o->n_members = 1;
@@ -187,7 +192,7 @@ static int parse_options(int argc, char **argv, BenchOptions *o, int *help, Erro
         if (!strcmp(a, "--gemm-epilogues")) { o->base.gemm_epilogues = 1; continue; }
         if (!strcmp(a, "--parallel-nets")) { o->base.parallel_nets = 1; continue; }
         static const char *const with_value[] = {"--device", "--batch", "--members", "--precision", "--hidden", "--dims",
-                                                 "--steps", "--phases", "--threads", "--seconds", "--rho"};
+                                                 "--steps", "--phases", "--threads", "--seconds", "--rho", "--replay"};
         int known = 0;
         for (size_t k = 0; k < sizeof with_value / sizeof with_value[0]; k++) known |= !strcmp(a, with_value[k]);
         if (!known) return error_set(err, "unknown option '%s' (see cuiql bench --help)", a);
@@ -201,6 +206,11 @@ static int parse_options(int argc, char **argv, BenchOptions *o, int *help, Erro
             else if (!strcmp(v, "cpu")) o->base.device = DEVICE_CPU;
             else if (!strcmp(v, "cuda")) o->base.device = DEVICE_CUDA;
             else return error_set(err, "--device: expected auto, cpu or cuda, got '%s'", v);
+        } else if (!strcmp(a, "--replay")) {
+            if (!strcmp(v, "auto")) o->base.replay = REPLAY_AUTO;
+            else if (!strcmp(v, "device")) o->base.replay = REPLAY_DEVICE;
+            else if (!strcmp(v, "host")) o->base.replay = REPLAY_HOST;
+            else return error_set(err, "--replay: expected auto, device or host, got '%s'", v);
         } else if (!strcmp(a, "--batch")) {
             if (parse_list(v, o->batches, &o->n_batches, a, err)) return -1;
         } else if (!strcmp(a, "--members")) {

@@ -41,6 +41,7 @@ void bench_spec_defaults(BenchSpec *spec) {
     memcpy(spec->hidden, cfg.hidden, sizeof(int) * (size_t)cfg.n_hidden);
     spec->obs_dim = 17;
     spec->act_dim = 6;
+    spec->replay = REPLAY_AUTO;
 }
 
 static BackendOptions backend_options(const BenchSpec *spec) {
@@ -64,6 +65,7 @@ static int spec_config(const BenchSpec *spec, Config *cfg, Error *err) {
     cfg->batch_size = spec->batch;
     cfg->target_update_rate = spec->rho;
     cfg->precision = spec->precision;
+    cfg->replay = spec->replay;
     cfg->n_hidden = spec->n_hidden;
     memcpy(cfg->hidden, spec->hidden, sizeof(int) * (size_t)spec->n_hidden);
     return config_validate(cfg, err);

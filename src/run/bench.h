@@ -21,6 +21,7 @@ typedef struct {
     double rho;                /* target_update_rate: 1 = no target network */
     int hidden[MODEL_MAX_LAYERS], n_hidden;
     int obs_dim, act_dim;      /* the random dataset's S and A */
+    ReplayKind replay;         /* where the dataset lives (CUDA: device or pinned host memory) */
 } BenchSpec;
 
 /* The seed config's network and the D4RL locomotion shapes (S = 17, A = 6), B = 256, P = 1. */

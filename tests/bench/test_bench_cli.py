@@ -15,7 +15,7 @@ BIN = os.environ["CUIQL_BIN"]
 FIELDS = {
     "device": str, "backend": str, "batch": int, "members": int, "precision": str, "rho": (int, float),
     "hidden": list, "obs_dim": int, "act_dim": int, "graphs": bool, "gemm_epilogues": bool, "parallel_nets": bool,
-    "threads": int, "steps": int, "steps_per_s": (int, float), "samples_per_s": (int, float),
+    "threads": int, "replay": str, "steps": int, "steps_per_s": (int, float), "samples_per_s": (int, float),
     "member_steps_per_s": (int, float), "gflop_per_step": (int, float), "mb_per_step": (int, float),
     "gflops": (int, float), "ceiling_gemm_gflops": (int, float), "ceiling_gemm_n": int,
     "ceiling_bandwidth_gbs": (int, float), "floor_steps_per_s": (int, float), "floor_bound": str,
@@ -97,7 +97,7 @@ def main():
 
     for args, what in [(["--batch", "0"], "--batch"), (["--precision", "fp16"], "--precision"),
                        (["--device", "tpu"], "--device"), (["--frobnicate"], "unknown option"),
-                       (["--dims", "3"], "--dims")]:
+                       (["--dims", "3"], "--dims"), (["--replay", "disk"], "--replay")]:
         p = bench(*args)
         lines = p.stderr.strip().splitlines()
         check(p.returncode == 2 and len(lines) == 1 and what in lines[0] and lines[0].startswith("cuiql bench: "),
