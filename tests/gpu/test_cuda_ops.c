@@ -207,8 +207,9 @@ static void test_bias_activation(Backends *bk) {
                     for (int act = 0; act < 2; act++) {
                         int rows = rows_set[ri], cols = cols_set[ci];
                         Mirror y = mirror_new(bk, (size_t)members * rows * cols, offset);
-                        /* packed biases, and the aligned layout's strides (a multiple of 4) */
-                        int bias_stride = act ? round4(cols) : cols;
+                        /* packed biases, and strides of a multiple of 4 longer than a row (the
+                         * aligned layout's, and the float4 path with members apart by more) */
+                        int bias_stride = act ? round4(cols) + 4 * (offset == 0) : cols;
                         Mirror bias = mirror_new(bk, (size_t)members * bias_stride, offset);
                         mirror_fill(bk, &y, -1, 1);
                         mirror_fill(bk, &bias, -1, 1);

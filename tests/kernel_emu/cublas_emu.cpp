@@ -9,10 +9,12 @@
  * the real code under test; the GPU tests (tests/gpu/) check the same calls against the real
  * libraries. Each call is queued on its stream like any other work; the product itself is
  * OpenBLAS's column-major sgemm, followed by the epilogue: the very sums the CPU backend's
- * row-major calls make, bit for bit. CUDA_EMU_GEMM_ORDER=split sums the k dimension in two
- * halves instead (the first into C with the call's beta, the second added on), as a split-K
- * kernel of the real cuBLAS may: the same products in another summation order, so tests see
- * the rounding differences a GPU brings and must hold with them. */
+ * row-major calls make, bit for bit. CUDA_EMU_GEMM_ORDER=split sums the k dimension of every
+ * batched call (batch ≥ 2) in two halves instead (the first into C with the call's beta, the
+ * second added on), as a split-k kernel of the real cuBLAS may, and leaves single products as
+ * they are, as cuBLAS picks other kernels for other batch counts: the same products in
+ * another summation order, so tests see the rounding differences a GPU brings (a P = 8
+ * population against its single members too) and must hold with them. */
 #include "cuda_emu.h"
 
 #include <cblas.h>
@@ -62,7 +64,7 @@ void compute(const Product &p) {
         if (C != D && p.beta != 0.0f)
             for (int64_t col = 0; col < p.n; col++) std::memcpy(D + col * p.ldd, C + col * p.ldc, sizeof(float) * p.m);
         /* beta = 0 never reads C (it may hold NaN), as BLAS specifies */
-        int64_t k1 = split_k() && p.k >= 2 ? p.k / 2 : p.k;
+        int64_t k1 = split_k() && p.batch >= 2 && p.k >= 2 ? p.k / 2 : p.k;
         cblas_sgemm(CblasColMajor, p.trans_a ? CblasTrans : CblasNoTrans, p.trans_b ? CblasTrans : CblasNoTrans,
                     (int)p.m, (int)p.n, (int)k1, p.alpha, A, (int)p.lda, B, (int)p.ldb, p.beta, D, (int)p.ldd);
         if (k1 < p.k) {  /* op(A)'s columns k1.. and op(B)'s rows k1.., added on */
