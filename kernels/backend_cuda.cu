@@ -129,6 +129,7 @@ static void cuda_destroy(Backend *b) {
     if (cb->lt) cublasLtDestroy(cb->lt);
     if (cb->blas) cublasDestroy(cb->blas);
     if (cb->blas_workspace) cudaFree(cb->blas_workspace);
+    if (cb->reduce_workspace) cudaFree(cb->reduce_workspace);
     if (cb->stream) cudaStreamDestroy(cb->stream);
     free(cb);
 }
@@ -324,6 +325,7 @@ static int setup(CudaBackend *cb, const BackendOptions *opt, Error *err) {
     /* Default math: SGEMM stays in FP32 (TF32 needs CUBLAS_TF32_TENSOR_OP_MATH, never set);
      * tf32 precision is asked for per call, through the compute type (gemm.cu). */
     CUBLAS_RETURN_IF_ERROR(err, cublasSetMathMode(cb->blas, CUBLAS_DEFAULT_MATH));
+    CUDA_RETURN_IF_ERROR(err, cudaMalloc(&cb->reduce_workspace, CUDA_REDUCE_WORKSPACE_BYTES));
     if (cuda_lanes_create(cb, err)) return -1;
     cuda_join(&cb->base);  /* no lane open: step ops go to the step stream */
     return cuda_comm_create(cb, opt ? opt->comm : NULL, err);  /* data parallel: collective */

@@ -24,6 +24,10 @@
  * own up front (32 MiB is what NVIDIA recommends for Hopper). */
 #define CUDA_BLAS_WORKSPACE_BYTES ((size_t)32 << 20)
 
+/* The two-pass reductions' partial sums (layers.cu): one workspace per lane, since reductions
+ * on two lanes may run at once. 4 MiB holds 64 members × 256 chunks × 64 columns of floats. */
+#define CUDA_REDUCE_WORKSPACE_BYTES ((size_t)4 << 20)
+
 /* Grid-stride kernels launch at most this many 256-thread blocks per SM: enough resident warps
  * to hide memory latency on each of the 132 SMs without a tail of tiny blocks. */
 #define CUDA_BLOCKS_PER_SM 8
@@ -39,10 +43,10 @@ typedef struct {
 #define CUDA_LT_PLANS 128
 
 /* What a plan depends on: the GemmArgs but the pointers, whose alignment classes stand in for
- * them, and the activation. No padding, so keys compare with memcmp. */
+ * them, the activation and the bias's member stride. No padding, so keys compare with memcmp. */
 typedef struct {
     int64_t stride_a, stride_b;
-    int trans_a, trans_b, m, n, k, lda, ldb, ldc, batch, act, align, reserved;
+    int trans_a, trans_b, m, n, k, lda, ldb, ldc, batch, act, align, bias_stride;
 } LtKey;
 
 typedef struct {
@@ -69,18 +73,21 @@ struct CudaBackend {
     cublasHandle_t blas;
     cublasLtHandle_t lt;
     void *blas_workspace;    /* cuBLAS's and cuBLASLt's on the step stream: their calls never overlap */
+    void *reduce_workspace;  /* the step stream's reduction partials (CUDA_REDUCE_WORKSPACE_BYTES) */
 
     /* Where step operations go: the step stream and its cuBLAS handle and workspace, or those
      * of the lane that lane() chose inside fork/join. */
     cudaStream_t op_stream;
     cublasHandle_t op_blas;
     void *op_workspace;
+    void *op_reduce;
     /* Lanes 1.. (lane 0 is the step stream itself), each with a cuBLAS handle and workspace of
      * its own, since concurrent GEMMs must not share a workspace. Created only with parallel_nets. */
     int lanes_open;          /* lanes of the open fork; 0: none */
     cudaStream_t lane_stream[BACKEND_MAX_LANES];
     cublasHandle_t lane_blas[BACKEND_MAX_LANES];
     void *lane_workspace[BACKEND_MAX_LANES];
+    void *lane_reduce[BACKEND_MAX_LANES];
     cudaEvent_t fork_event, lane_done[BACKEND_MAX_LANES];
     cudaEvent_t lane_mark[BACKEND_MAX_LANES];  /* lane_wait: the source lane's point so far */
     LtPlan lt_plans[CUDA_LT_PLANS];
@@ -128,11 +135,12 @@ void cuda_join(Backend *b);
 
 /* gemm.cu, gemm_epilogue.cu */
 void cuda_gemm(Backend *b, const GemmArgs *g);
-void cuda_gemm_bias_activation(Backend *b, const GemmArgs *g, const float *bias, Activation act);
+void cuda_gemm_bias_activation(Backend *b, const GemmArgs *g, const float *bias, int64_t bias_stride, Activation act);
 void cuda_lt_plans_destroy(CudaBackend *cb);
 
 /* layers.cu */
-void cuda_bias_activation(Backend *b, float *y, const float *bias, int members, int rows, int cols, Activation act);
+void cuda_bias_activation(Backend *b, float *y, const float *bias, int64_t bias_stride, int members, int rows, int cols,
+                          Activation act);
 void cuda_relu_backward(Backend *b, float *dy, const float *y, int64_t n);
 void cuda_column_sums(Backend *b, float *out, const float *in, int members, int rows, int cols);
 void cuda_row_sums(Backend *b, float *out, const float *in, int64_t rows, int cols);

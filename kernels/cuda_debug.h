@@ -23,8 +23,9 @@ void cuda_debug_philox_words(Backend *b, uint32_t *dst, int64_t n, uint64_t seed
 /* REPLAY_DEVICE or REPLAY_HOST: where replay_create put the data (auto resolved). */
 int cuda_debug_replay_mode(const Replay *r);
 
-/* Host replays: how many gathers found their batch already staged by the host (the overlapped
- * path) rather than reading the rows over PCIe themselves. Read after synchronize(). */
+/* Host replays: how many gathers found their batch already staged by the stage kernel (the
+ * overlapped path) rather than reading the rows over PCIe themselves. Read after
+ * synchronize(); -1 if the count cannot be read. */
 int64_t cuda_debug_replay_staged_hits(const Replay *r);
 
 /* gemm_bias_activation calls issued through one fused cuBLASLt call, and as a GEMM then the

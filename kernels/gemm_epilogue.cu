@@ -5,8 +5,12 @@
  * the bias kernels' read + write of every activation is ~30 % of the step's memory traffic).
  * The column-major view is gemm's: D (n × m, ld ldc) = op(our B) · op(our A). cuBLASLt's bias
  * epilogue adds a vector along D's rows, which are the layer's n outputs: exactly the row-major
- * per-column bias, with BIAS_BATCH_STRIDE = n for one bias per member. Whatever cuBLASLt does
- * not support (no algorithm from the heuristic) falls back to the two-launch path, per shape. */
+ * per-column bias, with BIAS_BATCH_STRIDE = the bias's member stride. Whatever cuBLASLt does
+ * not support (no algorithm from the heuristic) falls back to the two-launch path, per shape;
+ * so does a bias whose members are not all 16-byte aligned (a stride that is not a multiple of
+ * 4 floats, as a packed [E, 1] or [E, 6] bias has): cuBLASLt has no preference attribute for the
+ * bias's alignment, so a plan could not promise its kernel one. The aligned model layout gives
+ * every member's bias a stride of a multiple of 4 (model.h). */
 #include <string.h>
 
 #include "cuda_backend.h"  /* defines: CudaBackend, LtPlan, LtKey, CUBLAS_RECORD */
@@ -21,12 +25,13 @@ static int alignment_class(const void *p) {
  * 16-byte operands must not run on 4-byte ones. */
 static_assert(sizeof(LtKey) == 2 * sizeof(int64_t) + 12 * sizeof(int), "LtKey has padding: memcmp would see it");
 
-static LtKey plan_key(const GemmArgs *g, const float *bias, Activation act) {
+static LtKey plan_key(const GemmArgs *g, const float *bias, int64_t bias_stride, Activation act) {
     LtKey key;
     memset(&key, 0, sizeof key);
     key.stride_a = g->stride_a, key.stride_b = g->stride_b;
     key.trans_a = g->trans_a, key.trans_b = g->trans_b, key.m = g->m, key.n = g->n, key.k = g->k;
     key.lda = g->lda, key.ldb = g->ldb, key.ldc = g->ldc, key.batch = g->batch, key.act = act;
+    key.bias_stride = (int)bias_stride;  /* ≤ INT_MAX: epilogue_allowed refuses more */
     key.align = alignment_class(g->a) | alignment_class(g->b) << 5 | alignment_class(g->c) << 10 |
                 alignment_class(bias) << 15;
     return key;
@@ -50,7 +55,7 @@ static cublasStatus_t plan_build(CudaBackend *cb, LtPlan *p, const GemmArgs *g, 
     cublasOperation_t op_first = g->trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;  /* cuBLASLt's A is our B */
     cublasOperation_t op_second = g->trans_a ? CUBLAS_OP_T : CUBLAS_OP_N;
     cublasLtEpilogue_t epilogue = p->key.act == ACTIVATION_RELU ? CUBLASLT_EPILOGUE_RELU_BIAS : CUBLASLT_EPILOGUE_BIAS;
-    int64_t bias_stride = g->n;
+    int64_t bias_stride = p->key.bias_stride;
     cublasStatus_t st = cublasLtMatmulDescCreate(&p->desc, compute, CUDA_R_32F);
     if (st == CUBLAS_STATUS_SUCCESS)
         st = cublasLtMatmulDescSetAttribute(p->desc, CUBLASLT_MATMUL_DESC_TRANSA, &op_first, sizeof op_first);
@@ -120,8 +125,8 @@ static void plan_release(LtPlan *p) {
 
 /* The plan for this call's shape: found, or built in a free slot. NULL when the table is full
  * (the call then takes the two-launch path). */
-static LtPlan *plan_for(CudaBackend *cb, const GemmArgs *g, const float *bias, Activation act) {
-    LtKey key = plan_key(g, bias, act);
+static LtPlan *plan_for(CudaBackend *cb, const GemmArgs *g, const float *bias, int64_t bias_stride, Activation act) {
+    LtKey key = plan_key(g, bias, bias_stride, act);
     for (int i = 0; i < CUDA_LT_PLANS; i++) {
         LtPlan *p = &cb->lt_plans[i];
         if (!p->used) {
@@ -144,16 +149,23 @@ void cuda_lt_plans_destroy(CudaBackend *cb) {
     }
 }
 
-void cuda_gemm_bias_activation(Backend *b, const GemmArgs *g, const float *bias, Activation act) {
+/* The fused path only where every member's bias is 16-byte aligned (see the top of this file). */
+static int epilogue_allowed(const GemmArgs *g, const float *bias, int64_t bias_stride) {
+    return g->k > 0 && alignment_class(bias) == 16 && (g->batch == 1 || bias_stride % 4 == 0) &&
+           bias_stride <= 0x7fffffff;
+}
+
+void cuda_gemm_bias_activation(Backend *b, const GemmArgs *g, const float *bias, int64_t bias_stride, Activation act) {
     CudaBackend *cb = (CudaBackend *)b;
     if (g->batch <= 0 || g->m <= 0 || g->n <= 0) return;
     /* The contract (packed C, beta 0) is the bias kernel's too; anything else is a caller's bug. */
-    if (g->beta != 0.0f || g->ldc != g->n || g->stride_c != (int64_t)g->m * g->n) {
+    if (g->beta != 0.0f || g->ldc != g->n || g->stride_c != (int64_t)g->m * g->n || bias_stride < g->n) {
         cuda_record_error(cb, "gemm_bias_activation", __func__, __FILE__, __LINE__, "invalid argument",
-                          "needs beta = 0 and a packed C (ldc = n, stride_c = m·n)");
+                          "needs beta = 0, a packed C (ldc = n, stride_c = m·n) and a bias stride of at least n");
         return;
     }
-    LtPlan *p = cb->gemm_epilogues && g->k > 0 ? plan_for(cb, g, bias, act) : NULL;
+    LtPlan *p = cb->gemm_epilogues && epilogue_allowed(g, bias, bias_stride) ? plan_for(cb, g, bias, bias_stride, act)
+                                                                           : NULL;
     if (p && p->usable) {
         /* The bias pointer is this call's (plans are shared by layers of the same shape). A
          * refusal comes back before anything is enqueued, so the two-launch path below can
@@ -176,7 +188,7 @@ void cuda_gemm_bias_activation(Backend *b, const GemmArgs *g, const float *bias,
     }
     cb->lt_unfused_calls++;
     cuda_gemm(b, g);
-    cuda_bias_activation(b, g->c, bias, g->batch, g->m, g->n, act);
+    cuda_bias_activation(b, g->c, bias, bias_stride, g->batch, g->m, g->n, act);
 }
 
 void cuda_debug_epilogue_calls(Backend *b, int64_t *fused, int64_t *unfused) {

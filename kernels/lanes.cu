@@ -31,6 +31,7 @@ void cuda_lane(Backend *b, int index) {
     cb->op_stream = cb->lane_stream[i];
     cb->op_blas = cb->lane_blas[i];
     cb->op_workspace = cb->lane_workspace[i];
+    cb->op_reduce = cb->lane_reduce[i];
 }
 
 void cuda_lane_wait(Backend *b, int waiter, int source) {
@@ -60,12 +61,14 @@ void cuda_join(Backend *b) {
     cb->op_stream = cb->stream;
     cb->op_blas = cb->blas;
     cb->op_workspace = cb->blas_workspace;
+    cb->op_reduce = cb->reduce_workspace;
 }
 
 int cuda_lanes_create(CudaBackend *cb, Error *err) {
     cb->lane_stream[0] = cb->stream;
     cb->lane_blas[0] = cb->blas;
     cb->lane_workspace[0] = cb->blas_workspace;
+    cb->lane_reduce[0] = cb->reduce_workspace;
     if (!cb->parallel_nets) return 0;
     CUDA_RETURN_IF_ERROR(err, cudaEventCreateWithFlags(&cb->fork_event, cudaEventDisableTiming));
     for (int i = 0; i < BACKEND_MAX_LANES; i++)
@@ -76,6 +79,7 @@ int cuda_lanes_create(CudaBackend *cb, Error *err) {
         CUBLAS_RETURN_IF_ERROR(err, cublasCreate(&cb->lane_blas[i]));
         CUBLAS_RETURN_IF_ERROR(err, cublasSetStream(cb->lane_blas[i], cb->lane_stream[i]));
         CUDA_RETURN_IF_ERROR(err, cudaMalloc(&cb->lane_workspace[i], CUDA_BLAS_WORKSPACE_BYTES));
+        CUDA_RETURN_IF_ERROR(err, cudaMalloc(&cb->lane_reduce[i], CUDA_REDUCE_WORKSPACE_BYTES));
         CUBLAS_RETURN_IF_ERROR(err, cublasSetWorkspace(cb->lane_blas[i], cb->lane_workspace[i], CUDA_BLAS_WORKSPACE_BYTES));
         CUBLAS_RETURN_IF_ERROR(err, cublasSetPointerMode(cb->lane_blas[i], CUBLAS_POINTER_MODE_HOST));
         CUBLAS_RETURN_IF_ERROR(err, cublasSetMathMode(cb->lane_blas[i], CUBLAS_DEFAULT_MATH));
@@ -88,6 +92,7 @@ void cuda_lanes_destroy(CudaBackend *cb) {
         if (cb->lane_stream[i]) cudaStreamSynchronize(cb->lane_stream[i]);
         if (cb->lane_blas[i]) cublasDestroy(cb->lane_blas[i]);
         if (cb->lane_workspace[i]) cudaFree(cb->lane_workspace[i]);
+        if (cb->lane_reduce[i]) cudaFree(cb->lane_reduce[i]);
         if (cb->lane_done[i]) cudaEventDestroy(cb->lane_done[i]);
         if (cb->lane_stream[i]) cudaStreamDestroy(cb->lane_stream[i]);
     }

@@ -8,27 +8,29 @@
  *   Philox on the device, the same numbers as the CPU's) and gathers s, s', concat(s, a), a, r, d.
  *
  * host — for datasets larger than the GPU, the dataset stays in pinned, mapped host memory
- *   (cudaHostAlloc). The host gathers batch k+1 while the GPU runs step k:
+ *   (cudaHostAlloc), which kernels read over PCIe. Batch k+1 is gathered on the device while
+ *   the GPU runs step k:
  *     step stream:  gather(k) ──fork──► … the rest of step k …               ──join──►
- *     copy stream:              └► host function: CPU gathers batch k+1 into a pinned
- *                                  staging buffer ─► cudaMemcpyAsync into a device staging
- *                                  buffer ─────────────────────────────────────┘
- *   and gather(k+1), at the next step, unpacks the device staging buffer into the Batch. The
- *   Batch and the device staging buffer are the two buffers of the double buffering: the
- *   staging buffer is free again as soon as gather(k) has read it, so the copy of batch k+1
- *   overlaps all of step k. The host function learns k from a mapped "mirror" header that
- *   gather(k) writes (step, seed, sequential, rows), so no host-side counter can drift; the
- *   staged buffer carries the header of the batch it holds, and gather(k) uses it only if the
- *   header says batch k with today's arguments. Otherwise (the first step, a step count set by
- *   a resume, changed arguments) gather(k) draws the indices itself and reads the rows straight
- *   from the mapped host memory over PCIe: slower, same numbers. Correctness never depends on
- *   the prefetch having happened.
+ *     copy stream:              └► stage kernel: reads batch k+1's rows from the mapped
+ *                                  host memory into a device staging buffer ───┘
+ *   and gather(k+1), at the next step, unpacks the staging buffer into the Batch. The Batch and
+ *   the staging buffer are the two buffers of the double buffering: the staging buffer is free
+ *   again as soon as gather(k) has read it, so the stage kernel of batch k+1 overlaps all of
+ *   step k. The stage kernel learns k from a "mirror" header in device memory that gather(k)
+ *   writes (step, seed, sequential, rows), so no host-side counter can drift; the staged buffer
+ *   carries the header of the batch it holds, and gather(k) uses it only if the header says
+ *   batch k with today's arguments. Otherwise (the first step, a step count set by a resume,
+ *   changed arguments) gather(k) draws the indices itself and reads the rows straight from the
+ *   mapped host memory: on the critical path, same numbers. Correctness never depends on the
+ *   prefetch having happened.
+ *   Why a kernel, not the host: a host function (one CPU thread in a graph host node) gathers
+ *   at a few hundred ns per random row, several ms at B = 65536, longer than the step; many
+ *   warps keep many PCIe reads in flight, and nothing of it runs on the host (bench/RESULTS.md §6).
  *
- * Graphs: work in both modes. Host mode captures the fork, the host function (a host node),
- *   the copy (a memcpy node) and the join inside the step's graph; since the staging buffers
- *   do not alternate between steps, one graph serves every step. run_step joins the copy
- *   stream back before the capture ends, and before any eager step, so no wait ever crosses a
- *   capture boundary.
+ * Graphs: work in both modes. Host mode captures the fork, the stage kernel and the join
+ *   inside the step's graph (a parallel branch); since the staging buffer does not alternate
+ *   between steps, one graph serves every step. run_step joins the copy stream back before the
+ *   capture ends, and before any eager step, so no wait ever crosses a capture boundary.
  *
  * The CPU backend (src/cpu/backend_cpu.c) is the reference: same indices, same rows. */
 #include <curand_kernel.h>
@@ -47,12 +49,20 @@ typedef struct {
     uint64_t seed;
     int32_t sequential;
     int32_t rows;         /* 0: nothing staged */
-    int32_t used_staged;  /* mirror only: the gather found this batch staged (for the tests) */
+    int32_t used_staged;  /* mirror only: the gather found this batch staged */
     int32_t slot_offset;  /* SamplingArgs' data-parallel slice: which rows of the global batch */
     int32_t global_rows;
     int32_t reserved[3];
 } StageHeader;
 static_assert(sizeof(StageHeader) % 16 == 0, "the staged rows start 16-byte aligned");
+
+/* The mirror: the last gather's header, and how many gathers found their batch staged (for
+ * the tests; written by the gather kernel, read by the host after a synchronize). */
+typedef struct {
+    StageHeader last;
+    int64_t staged_hits;
+    int64_t reserved;
+} Mirror;
 
 /* The dataset as a kernel (or the host) reads it. */
 typedef struct {
@@ -105,30 +115,28 @@ struct Replay {
     ReplayData data;           /* as the GPU addresses it */
 
     /* host mode only */
-    ReplayData host_data;      /* the same pinned data, as the host addresses it */
-    StageHeader *mirror;       /* mapped pinned: the batch the last gather produced */
-    StageHeader *mirror_dev;
-    void *stage_host;          /* pinned staging buffer, staged_bytes(batch_rows) */
-    void *stage_dev;           /* device staging buffer, same size */
+    Mirror *mirror;            /* device memory: the batch the last gather produced */
+    void *stage_dev;           /* device staging buffer, staged_bytes(batch_rows) */
     cudaStream_t copy_stream;
-    cudaEvent_t fork, ready;   /* gather done (step stream) / staging copy done (copy stream) */
-    int pending;               /* a staging copy was issued and the step stream has not joined it */
-    int64_t staged_hits;       /* gathers that found their batch staged (written by the host function) */
+    cudaEvent_t fork, ready;   /* gather done (step stream) / stage kernel done (copy stream) */
+    int pending;               /* a stage kernel was issued and the step stream has not joined it */
     Replay *next;              /* the backend's list of host replays */
 };
 
 /* ---- the gather kernel ------------------------------------------------------------------------------------
  * One warp per batch row. Lane 0 draws the row's transition and broadcasts it; the lanes then
  * copy the row's S state floats (and S next-state, A action floats) as consecutive 4-byte
- * accesses — coalesced, but rows of S floats start at arbitrary 4-byte offsets, so no float4.
+ * accesses — coalesced, but rows of S floats start at arbitrary 4-byte offsets, so no float4 —
+ * and write the Batch's padding columns (up to state_ld, state_action_ld) as zeros.
  * Expected bottleneck: latency of the dependent reads (index → row number → row), a few µs
  * for B = 256 rows from HBM; over PCIe (host mode without a staged batch) tens of µs. */
 
 __global__ void __launch_bounds__(GATHER_WARPS * 32)
-gather_batch_kernel(ReplayData data, const void *staged, StageHeader *mirror, SamplingArgs args,
+gather_batch_kernel(ReplayData data, const void *staged, Mirror *mirror, SamplingArgs args,
                     const StepScalars *scalars, Batch out) {
     const int lane = threadIdx.x & 31;
     const int S = data.obs_dim, A = data.act_dim, B = out.rows;
+    const int ld = out.state_ld, ld_sa = out.state_action_ld;
     const uint64_t step = (uint64_t)scalars->step;
 
     /* The staged batch is used only if it is exactly batch `step` with these arguments. */
@@ -162,19 +170,16 @@ gather_batch_kernel(ReplayData data, const void *staged, StageHeader *mirror, Sa
             r = data.rewards[t];
             d = data.terminals[t];
         }
-        float *o_s = out.state + (size_t)i * S, *o_s2 = out.next_state + (size_t)i * S;
-        float *o_sa = out.state_action + (size_t)i * (S + A), *o_a = out.action + (size_t)i * A;
-        for (int c = lane; c < S; c += 32) {
-            float x = s[c];
+        float *o_s = out.state + (size_t)i * ld, *o_s2 = out.next_state + (size_t)i * ld;
+        float *o_sa = out.state_action + (size_t)i * ld_sa, *o_a = out.action + (size_t)i * A;
+        for (int c = lane; c < ld; c += 32) {
+            float x = c < S ? s[c] : 0.0f;
             o_s[c] = x;
-            o_sa[c] = x;
-            o_s2[c] = s2[c];
+            o_s2[c] = c < S ? s2[c] : 0.0f;
+            if (c < S) o_sa[c] = x;
         }
-        for (int c = lane; c < A; c += 32) {
-            float x = a[c];
-            o_a[c] = x;
-            o_sa[S + c] = x;
-        }
+        for (int c = S + lane; c < ld_sa; c += 32) o_sa[c] = c < S + A ? a[c - S] : 0.0f;
+        for (int c = lane; c < A; c += 32) o_a[c] = a[c];
         if (lane == 0) {
             out.reward[i] = r;
             out.terminal[i] = d;
@@ -182,54 +187,79 @@ gather_batch_kernel(ReplayData data, const void *staged, StageHeader *mirror, Sa
         }
     }
 
-    /* Host mode: tell the host which batch this was, so it can stage the next one. The host
-     * reads this after the kernel has completed (a host function ordered behind it). */
+    /* Host mode: say which batch this was, so the stage kernel can stage the next one (it
+     * runs after this kernel has completed: ordered by the fork event). */
     if (mirror && blockIdx.x == 0 && threadIdx.x == 0) {
-        mirror->step = (int64_t)step;
-        mirror->seed = args.seed;
-        mirror->sequential = args.sequential;
-        mirror->slot_offset = args.slot_offset;
-        mirror->global_rows = args.global_rows;
-        mirror->rows = B;
-        mirror->used_staged = use_staged;
-        __threadfence_system();
+        mirror->last.step = (int64_t)step;
+        mirror->last.seed = args.seed;
+        mirror->last.sequential = args.sequential;
+        mirror->last.slot_offset = args.slot_offset;
+        mirror->last.global_rows = args.global_rows;
+        mirror->last.rows = B;
+        mirror->last.used_staged = use_staged;
+        mirror->staged_hits += use_staged;
     }
 }
 
-/* ---- host-side staging (host mode) -------------------------------------------------------------------------- */
+/* ---- the stage kernel (host mode) ----------------------------------------------------------------------------
+ * Gathers batch k+1 (k from the mirror) from the mapped host memory into the device staging
+ * buffer, packed, with the CPU backend's index rule. One warp per row as in the gather (a
+ * row's floats are one coalesced read over PCIe); every read crosses PCIe, so what bounds it
+ * is the reads in flight: two dependent round trips per row (row numbers, reward, terminal;
+ * then the rows), ≈ 11 sectors of 32 bytes. At B = 65536 (17-dim states, 6-dim actions) that
+ * is ≈ 23 MB: predicted 0.5–1 ms, on its own stream beside a ≈ 2.5 ms step. Its grid is kept
+ * to half the SMs' worth of 256-thread blocks (stage_blocks), so the step's GEMMs keep room on
+ * every SM beside it: waiting on PCIe, more warps would only take their slots
+ * (bench/RESULTS.md §6). */
 
-/* Runs on a CUDA driver thread, in copy-stream order, after the gather of batch k completed:
- * gathers batch k+1 into the pinned staging buffer with the CPU backend's index rule. No CUDA
- * calls are allowed here, and none are made. */
-static void CUDART_CB stage_next_batch(void *arg) {
-    Replay *r = (Replay *)arg;
-    const volatile StageHeader *last = r->mirror;
-    StageHeader next;
-    next.step = last->step + 1;
-    next.seed = last->seed;
-    next.sequential = last->sequential;
-    next.rows = last->rows;
-    next.used_staged = 0;
-    next.slot_offset = last->slot_offset;
-    next.global_rows = last->global_rows;
-    next.reserved[0] = next.reserved[1] = next.reserved[2] = 0;
-    r->staged_hits += last->used_staged;
-    if (next.rows < 1 || next.rows > r->batch_rows) return;  /* nothing to stage: the gather falls back */
+/* Blocks of the stage kernel: enough warps in flight to hide PCIe latency (≈ 500 at 132 SMs),
+ * few enough to leave the SMs to the step that runs beside it. */
+static unsigned stage_blocks(const CudaBackend *cb, int rows) {
+    unsigned blocks = cuda_grid(cb, rows, GATHER_WARPS), cap = (unsigned)(cb->sm_count / 2 > 0 ? cb->sm_count / 2 : 1);
+    return blocks < cap ? blocks : cap;
+}
 
-    const ReplayData *d = &r->host_data;
-    int S = d->obs_dim, A = d->act_dim, B = next.rows;
-    StagedBatch sb = staged_view(r->stage_host, B, S, A);
-    for (int i = 0; i < B; i++) {
-        SamplingArgs args = {next.sequential, next.seed, next.slot_offset, next.global_rows};
-        uint32_t t = iql_replay_row(&args, (uint64_t)next.step, B, i, d->n);
-        sb.index[i] = t;
-        memcpy(sb.state + (size_t)i * S, d->states + (size_t)d->state_row[t] * S, sizeof(float) * S);
-        memcpy(sb.next_state + (size_t)i * S, d->states + (size_t)d->next_row[t] * S, sizeof(float) * S);
-        memcpy(sb.action + (size_t)i * A, d->actions + (size_t)t * A, sizeof(float) * A);
-        sb.reward[i] = d->rewards[t];
-        sb.terminal[i] = d->terminals[t];
+__global__ void __launch_bounds__(GATHER_WARPS * 32)
+stage_batch_kernel(ReplayData data, const Mirror *mirror, void *stage, int max_rows) {
+    const int lane = threadIdx.x & 31;
+    const StageHeader last = mirror->last;
+    const int B = last.rows, S = data.obs_dim, A = data.act_dim;
+    if (B < 1 || B > max_rows) {  /* nothing to stage: the next gather reads the rows itself */
+        if (blockIdx.x == 0 && threadIdx.x == 0) ((StageHeader *)stage)->rows = 0;
+        return;
     }
-    *sb.header = next;  /* last: the copy that follows carries a complete batch */
+    StagedBatch sb = staged_view(stage, B, S, A);
+    SamplingArgs args;
+    args.sequential = last.sequential;
+    args.seed = last.seed;
+    args.slot_offset = last.slot_offset;
+    args.global_rows = last.global_rows;
+    const uint64_t step = (uint64_t)last.step + 1;
+    for (int i = blockIdx.x * GATHER_WARPS + threadIdx.x / 32; i < B; i += gridDim.x * GATHER_WARPS) {
+        uint32_t drawn = lane == 0 ? iql_replay_row(&args, step, B, i, data.n) : 0;
+        uint32_t t = __shfl_sync(0xffffffffu, drawn, 0);
+        const float *s = data.states + (size_t)data.state_row[t] * S;
+        const float *s2 = data.states + (size_t)data.next_row[t] * S;
+        const float *a = data.actions + (size_t)t * A;
+        for (int c = lane; c < S; c += 32) {
+            sb.state[(size_t)i * S + c] = s[c];
+            sb.next_state[(size_t)i * S + c] = s2[c];
+        }
+        for (int c = lane; c < A; c += 32) sb.action[(size_t)i * A + c] = a[c];
+        if (lane == 0) {
+            sb.index[i] = t;
+            sb.reward[i] = data.rewards[t];
+            sb.terminal[i] = data.terminals[t];
+        }
+    }
+    /* The header: read by the next gather only after this whole kernel has completed. */
+    if (blockIdx.x == 0 && threadIdx.x == 0) {
+        StageHeader h = last;
+        h.step = (int64_t)step;
+        h.used_staged = 0;
+        h.reserved[0] = h.reserved[1] = h.reserved[2] = 0;
+        *sb.header = h;
+    }
 }
 
 void cuda_replays_join(CudaBackend *cb) {
@@ -265,17 +295,22 @@ void cuda_sample_batch(Backend *b, Replay *r, const SamplingArgs *args, const St
         CUDA_RECORD(cb, cudaStreamWaitEvent(cb->stream, r->ready, 0));
         r->pending = 0;
     }
+    if (out->state_ld < r->data.obs_dim || out->state_action_ld < r->data.obs_dim + r->data.act_dim) {
+        cuda_record_error(cb, "sample_batch", __func__, __FILE__, __LINE__, "invalid argument",
+                          "the batch's row strides are narrower than S and S + A");
+        return;
+    }
     gather_batch_kernel<<<cuda_grid(cb, out->rows, GATHER_WARPS), GATHER_WARPS * 32, 0, cb->stream>>>(
-        r->data, host ? r->stage_dev : NULL, host ? r->mirror_dev : NULL, *args, scalars, *out);
+        r->data, host ? r->stage_dev : NULL, host ? r->mirror : NULL, *args, scalars, *out);
     CUDA_RECORD_LAUNCH(cb, gather_batch_kernel);
     if (!host) return;
 
     /* Stage the next batch while this step runs (see the top of this file). */
     CUDA_RECORD(cb, cudaEventRecord(r->fork, cb->stream));
     CUDA_RECORD(cb, cudaStreamWaitEvent(r->copy_stream, r->fork, 0));
-    CUDA_RECORD(cb, cudaLaunchHostFunc(r->copy_stream, stage_next_batch, r));
-    CUDA_RECORD(cb, cudaMemcpyAsync(r->stage_dev, r->stage_host, staged_bytes(out->rows, r->data.obs_dim, r->data.act_dim),
-                                    cudaMemcpyHostToDevice, r->copy_stream));
+    stage_batch_kernel<<<stage_blocks(cb, out->rows), GATHER_WARPS * 32, 0, r->copy_stream>>>(
+        r->data, r->mirror, r->stage_dev, r->batch_rows);
+    CUDA_RECORD_LAUNCH(cb, stage_batch_kernel);
     CUDA_RECORD(cb, cudaEventRecord(r->ready, r->copy_stream));
     r->pending = 1;
 }
@@ -366,25 +401,23 @@ static int setup_device(CudaBackend *cb, Replay *r, const ReplaySource *src, con
 }
 
 static int setup_host(CudaBackend *cb, Replay *r, const ReplaySource *src, const DataLayout *l, Error *err) {
-    /* Mapped, so the gather kernel can read rows directly when no staged batch matches. */
+    /* Mapped, so the kernels read rows directly from it. */
     CUDA_RETURN_IF_ERROR(err, cudaHostAlloc(&r->block, l->total, cudaHostAllocMapped));
     if (fill_block(cb, src, l, r->block, 0, err)) return -1;
-    r->host_data = data_view(src, l, r->block);
     void *dev = NULL;
     CUDA_RETURN_IF_ERROR(err, cudaHostGetDevicePointer(&dev, r->block, 0));
     r->data = data_view(src, l, dev);
 
-    CUDA_RETURN_IF_ERROR(err, cudaHostAlloc((void **)&r->mirror, sizeof(StageHeader), cudaHostAllocMapped));
-    memset(r->mirror, 0, sizeof(StageHeader));
-    r->mirror->step = -1;
-    CUDA_RETURN_IF_ERROR(err, cudaHostGetDevicePointer((void **)&r->mirror_dev, r->mirror, 0));
-
+    /* The mirror says "no batch yet" (rows 0), the staging buffer "holds nothing" (rows 0). */
+    Mirror mirror_init;
+    memset(&mirror_init, 0, sizeof mirror_init);
+    mirror_init.last.step = -1;
+    CUDA_RETURN_IF_ERROR(err, cudaMalloc((void **)&r->mirror, sizeof(Mirror)));
     size_t bytes = staged_bytes(r->batch_rows, src->obs_dim, src->act_dim);
-    CUDA_RETURN_IF_ERROR(err, cudaHostAlloc(&r->stage_host, bytes, cudaHostAllocDefault));
-    memset(r->stage_host, 0, bytes);
-    ((StageHeader *)r->stage_host)->step = -1;  /* rows 0: holds nothing */
     CUDA_RETURN_IF_ERROR(err, cudaMalloc(&r->stage_dev, bytes));
-    CUDA_RETURN_IF_ERROR(err, cudaMemcpyAsync(r->stage_dev, r->stage_host, bytes, cudaMemcpyHostToDevice, cb->stream));
+    CUDA_RETURN_IF_ERROR(err, cudaMemcpyAsync(r->mirror, &mirror_init, sizeof mirror_init, cudaMemcpyHostToDevice, cb->stream));
+    CUDA_RETURN_IF_ERROR(err, cudaMemcpyAsync(r->stage_dev, &mirror_init.last, sizeof(StageHeader), cudaMemcpyHostToDevice,
+                                              cb->stream));
     CUDA_RETURN_IF_ERROR(err, cudaStreamSynchronize(cb->stream));
 
     CUDA_RETURN_IF_ERROR(err, cudaStreamCreateWithFlags(&r->copy_stream, cudaStreamNonBlocking));
@@ -414,8 +447,7 @@ static void free_replay(Replay *r) {
     } else if (r->block) {
         cudaFree(r->block);
     }
-    if (r->mirror) cudaFreeHost(r->mirror);
-    if (r->stage_host) cudaFreeHost(r->stage_host);
+    if (r->mirror) cudaFree(r->mirror);
     if (r->stage_dev) cudaFree(r->stage_dev);
     if (r->fork) cudaEventDestroy(r->fork);
     if (r->ready) cudaEventDestroy(r->ready);
@@ -473,4 +505,12 @@ void cuda_replay_destroy(Backend *b, Replay *r) {
 
 int cuda_debug_replay_mode(const Replay *r) { return r->mode; }
 
-int64_t cuda_debug_replay_staged_hits(const Replay *r) { return r->staged_hits; }
+int64_t cuda_debug_replay_staged_hits(const Replay *r) {
+    if (r->mode != REPLAY_HOST) return 0;
+    Mirror m;
+    if (cudaMemcpy(&m, r->mirror, sizeof m, cudaMemcpyDeviceToHost) != cudaSuccess) {
+        cudaGetLastError();
+        return -1;
+    }
+    return m.staged_hits;
+}

@@ -16,6 +16,7 @@ static void print_usage(FILE *out) {
             "  gen     generate a dataset in a built-in environment\n"
             "  eval    run a checkpoint's policy in a built-in environment\n"
             "  sweep-report  rank a sweep's (tau, beta) pairs over seeds (also: report)\n"
+            "  bench   time the training step against the device's measured floor\n"
             "\n"
             "  cuiql COMMAND --help   options of one command\n"
             "  cuiql --version        version, backends and libraries\n");
@@ -36,6 +37,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "gen")) return cmd_gen(argc - 1, argv + 1);
     if (!strcmp(cmd, "eval")) return cmd_eval(argc - 1, argv + 1);
     if (!strcmp(cmd, "sweep-report") || !strcmp(cmd, "report")) return cmd_report(argc - 1, argv + 1);
+    if (!strcmp(cmd, "bench")) return cmd_bench(argc - 1, argv + 1);
     fprintf(stderr, "cuiql: unknown command '%s' (try 'cuiql --help')\n", cmd);
     return 2;
 }

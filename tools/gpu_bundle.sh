@@ -27,7 +27,7 @@ cmake --build "$build" -j "$(nproc)"
 provided='linux-vdso|ld-linux|/libc\.so|/libresolv\.so|/libm\.so|/libdl\.so|/libpthread\.so|/librt\.so|/libgcc_s\.so|/libstdc\+\+\.so|/libcublas|/libcurand'
 mapfile -t binaries < <(find "$build" -path "$build/CMakeFiles" -prune -o -type f -perm -u+x -print |
   while read -r f; do file -b "$f" | grep -q '^ELF' && echo "$f"; done | grep -v /CMakeFiles/)
-rm -rf "$build/lib"  # emptied first: ldd would otherwise find the last bundle's copies
+rm -rf "${build:?}/lib"  # emptied first: ldd would otherwise find the last bundle's copies
 mkdir -p "$build/lib"
 for f in "${binaries[@]}"; do
   ldd "$f" | awk '/=> \// {print $3}'

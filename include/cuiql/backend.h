@@ -62,12 +62,15 @@ typedef struct {
 
 typedef struct Replay Replay;  /* the backend's copy of the data (device memory or pinned host) */
 
-/* One sampled batch, in backend memory. */
+/* One sampled batch, in backend memory. The network inputs have rows of state_ld (≥ S) and
+ * state_action_ld (≥ S + A) floats, so each row starts 16-byte aligned when the ld is a
+ * multiple of 4; sample_batch writes the columns past S (S + A) as zeros. */
 typedef struct {
     int rows;
-    float *state;         /* [B, S] */
-    float *next_state;    /* [B, S] */
-    float *state_action;  /* [B, S+A] concat(s, a): the critics' input */
+    int state_ld, state_action_ld;
+    float *state;         /* [B, state_ld] */
+    float *next_state;    /* [B, state_ld] */
+    float *state_action;  /* [B, state_action_ld] concat(s, a, 0…): the critics' input */
     float *action;        /* [B, A] */
     float *reward;        /* [B] */
     float *terminal;      /* [B] */
@@ -180,12 +183,13 @@ typedef struct {
     void (*sample_batch)(Backend *, Replay *, const SamplingArgs *, const StepScalars *scalars, Batch *out);
     void (*gemm)(Backend *, const GemmArgs *);
     /* A layer's forward pass: g's product (beta 0; C packed: ldc = n, stride_c = m·n), then
-     * C[e,r,c] = act(C[e,r,c] + bias[e,c]) for bias [batch, n]. The same result as gemm, then
-     * bias_activation; the CUDA backend fuses both into one cuBLASLt call when its
-     * gemm_epilogues option is on (and cuBLASLt has an algorithm for the shape). */
-    void (*gemm_bias_activation)(Backend *, const GemmArgs *g, const float *bias, Activation act);
-    void (*bias_activation)(Backend *, float *y, const float *bias, int members, int rows, int cols,
-                            Activation act);  /* y[e,r,c] = act(y[e,r,c] + bias[e,c]) */
+     * C[e,r,c] = act(C[e,r,c] + bias[e·bias_stride + c]) (bias_stride ≥ n). The same result as
+     * gemm, then bias_activation; the CUDA backend fuses both into one cuBLASLt call when its
+     * gemm_epilogues option is on (and cuBLASLt has an algorithm for the shape, with every
+     * member's bias 16-byte aligned). */
+    void (*gemm_bias_activation)(Backend *, const GemmArgs *g, const float *bias, int64_t bias_stride, Activation act);
+    void (*bias_activation)(Backend *, float *y, const float *bias, int64_t bias_stride, int members, int rows,
+                            int cols, Activation act);  /* y[e,r,c] = act(y[e,r,c] + bias[e·bias_stride + c]) */
     void (*relu_backward)(Backend *, float *dy, const float *y, int64_t n);  /* dy *= (y > 0) */
     void (*column_sums)(Backend *, float *out, const float *in, int members, int rows, int cols);
                                                   /* out[e,c] = Σ_r in[e,r,c] */

@@ -47,7 +47,23 @@ IqlState *iql_create_parallel(Backend *b, const Config *cfg, const MemberSpec *m
 int iql_parallel_check_batch(int batch, int ranks, Error *err);
 void iql_destroy(IqlState *s);
 
+/* The population's layout in backend memory: model_layout_init_aligned's packing. Member views
+ * (checkpoints, iql_get_member) use the packed P = 1 layout. */
 const ModelLayout *iql_layout(const IqlState *s);
+
+/* Backend memory a training state takes, by kind, in bytes (what iql_create allocates, the
+ * dataset's replay apart). */
+typedef struct {
+    size_t model;        /* parameters, gradients, both Adam moments, targets, τ, β, step scalars */
+    size_t batch;        /* the sampled batch */
+    size_t activations;  /* forward activations backward reads, and the outputs of V(s') and Q̄ */
+    size_t gradients;    /* dL/d(hidden output) per network and layer (also V(s')'s and Q̄'s hidden
+                            activations during the forward phase) */
+    size_t heads;        /* loss-head outputs, per-element statistics, the ones vector */
+    size_t total;
+} IqlMemory;
+void iql_memory_plan(const ModelLayout *layout, int batch_rows, int use_target, IqlMemory *out);
+size_t iql_state_bytes(const IqlState *s);
 
 /* One gradient step (asynchronous on the backend). */
 void iql_step(IqlState *s);

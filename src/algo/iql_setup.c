@@ -6,18 +6,24 @@
 
 #include "algo/iql_state.h"
 #include "algo/large_batch.h"
+#include "cuiql/philox.h"
 
 _Static_assert(2 * NET_COUNT <= BACKEND_MAX_LANES, "the backward passes take two lanes each");
 _Static_assert(NET_COUNT + 2 <= BACKEND_MAX_LANES, "each forward pass takes a lane");
+_Static_assert(sizeof(StepScalars) % sizeof(float) == 0, "the step scalars are allocated as floats");
 
-/* Allocates n floats (zeroed) of backend memory, remembered for iql_destroy. */
+/* Allocates n floats (zeroed) of backend memory, remembered for iql_destroy. Each buffer is
+ * its own allocation, so it starts on the backend's alignment (256 bytes on CUDA, 64 on the CPU). */
 static float *state_alloc(IqlState *s, size_t n, Error *err) {
     if (s->n_buffers == IQL_MAX_BUFFERS) {
         error_set(err, "internal: more than %d buffers", IQL_MAX_BUFFERS);
         return NULL;
     }
     float *p = s->ops->alloc(s->b, n * sizeof(float), err);
-    if (p) s->buffers[s->n_buffers++] = p;
+    if (p) {
+        s->buffers[s->n_buffers++] = p;
+        s->bytes += n * sizeof(float);
+    }
     return p;
 }
 
@@ -35,31 +41,68 @@ static void build_schedule(IqlState *s) {
     }
 }
 
+/* A first layer whose rows carry padding (ld > in): its weights for all members, drawn on the
+ * host by model_init_host's rule (element (o, c) takes word o·in + c; padding 0) and uploaded
+ * in one piece, since init_uniform draws a contiguous run of words. At most [2P, 256, ld]. */
+static int init_padded_weights(IqlState *s, const NetLayout *net, NetId n, int l, const MemberSpec *members,
+                               Error *err) {
+    int per_member = net->members / s->P, in = net->in[l], ld = net->ld[l];
+    size_t count = (size_t)net->members * net->weight_stride[l];
+    float *host = calloc(count, sizeof(float));
+    if (!host) return error_set(err, "out of host memory (%zu floats)", count);
+    float bound = 1.0f / sqrtf((float)in);
+    for (int e = 0; e < net->members; e++) {
+        uint64_t seed = members[e / per_member].seed, ws = model_init_subsequence(n, l, 0, e % per_member);
+        float *w = host + (size_t)e * net->weight_stride[l];
+        for (int o = 0; o < net->out[l]; o++)
+            for (int c = 0; c < in; c++)
+                w[(size_t)o * ld + c] =
+                    bound * (2.0f * philox_uniform01(philox_value(seed, ws, (uint64_t)o * in + c)) - 1.0f);
+    }
+    int rc = s->ops->upload(s->b, s->params + net->weight[l], host, count * sizeof(float), err);
+    free(host);
+    return rc;
+}
+
 /* Initialises every tensor from its member's seed with the backend's own Philox draw. */
-static void init_params(IqlState *s, const MemberSpec *members) {
+static int init_params(IqlState *s, const MemberSpec *members, Error *err) {
     for (int n = 0; n < NET_COUNT; n++) {
         const NetLayout *net = &s->layout.net[n];
         int per_member = net->members / s->P;
         for (int l = 0; l < net->n_layers; l++) {
             float bound = 1.0f / sqrtf((float)net->in[l]);
-            int64_t wsize = (int64_t)net->out[l] * net->in[l];
+            int out = net->out[l];
+            if (net->ld[l] != net->in[l] && init_padded_weights(s, net, (NetId)n, l, members, err)) return -1;
             for (int e = 0; e < net->members; e++) {
                 uint64_t seed = members[e / per_member].seed;
                 int critic = e % per_member;
-                s->ops->init_uniform(s->b, s->params + net->weight[l] + e * wsize, wsize, bound, seed,
-                                     model_init_subsequence((NetId)n, l, 0, critic));
-                s->ops->init_uniform(s->b, s->params + net->bias[l] + (int64_t)e * net->out[l], net->out[l], bound,
+                if (net->ld[l] == net->in[l])
+                    s->ops->init_uniform(s->b, s->params + net->weight[l] + (size_t)e * net->weight_stride[l],
+                                         (int64_t)out * net->in[l], bound, seed,
+                                         model_init_subsequence((NetId)n, l, 0, critic));
+                s->ops->init_uniform(s->b, s->params + net->bias[l] + (size_t)e * net->bias_stride[l], out, bound,
                                      seed, model_init_subsequence((NetId)n, l, 1, critic));
             }
         }
     }
     /* log σ starts at 0: the buffer is zero-filled. The targets start as the critics. */
     s->ops->copy(s->b, s->target, s->params + s->layout.net[NET_Q].begin, (int64_t)model_target_size(&s->layout));
+    return 0;
 }
 
-static int alloc_activations(IqlState *s, const NetLayout *net, float **acts, Error *err) {
-    for (int l = 0; l < net->n_layers; l++)
+/* Activations of one forward pass, [E, B, out_l] per layer. `borrowed` (or NULL) supplies the
+ * hidden layers of a pass that backward never reads: V(s') and Q̄(s, a) need only their
+ * outputs, so their hidden activations live in the same network's dL/d(hidden) buffers, which
+ * are of the same shape and hold nothing between the end of one backward phase and the start
+ * of the next (forward, heads, backward run in that order on the step stream). */
+static int alloc_activations(IqlState *s, const NetLayout *net, float **acts, float *const *borrowed, Error *err) {
+    for (int l = 0; l < net->n_layers; l++) {
+        if (borrowed && l + 1 < net->n_layers) {
+            acts[l] = borrowed[l];
+            continue;
+        }
         if (!(acts[l] = state_alloc(s, (size_t)net->members * s->B * net->out[l], err))) return -1;
+    }
     return 0;
 }
 
@@ -89,34 +132,35 @@ static int upload_ones(IqlState *s, Error *err) {
 static int alloc_buffers(IqlState *s, Error *err) {
     const ModelLayout *L = &s->layout;
     size_t np = L->n_params, nt = model_target_size(L);
-    int P = s->P, B = s->B, S = s->S, A = s->A;
+    int P = s->P, B = s->B, A = s->A;
+    size_t ld = (size_t)L->state_ld, ld_sa = (size_t)L->state_action_ld;
     if (!(s->params = state_alloc(s, np, err)) || !(s->grads = state_alloc(s, np, err)) ||
         !(s->adam_m = state_alloc(s, np, err)) || !(s->adam_v = state_alloc(s, np, err)) ||
         !(s->target = state_alloc(s, nt, err)) || !(s->tau = state_alloc(s, P, err)) ||
-        !(s->beta = state_alloc(s, P, err)))
+        !(s->beta = state_alloc(s, P, err)) ||
+        !(s->scalars = (StepScalars *)state_alloc(s, sizeof(StepScalars) / sizeof(float), err)))
         return -1;
-    if (s->n_buffers == IQL_MAX_BUFFERS) return error_set(err, "internal: more than %d buffers", IQL_MAX_BUFFERS);
-    if (!(s->scalars = s->ops->alloc(s->b, sizeof(StepScalars), err))) return -1;
-    s->buffers[s->n_buffers++] = s->scalars;
 
     Batch *bt = &s->batch;
     bt->rows = B;
-    if (!(bt->state = state_alloc(s, (size_t)B * S, err)) || !(bt->next_state = state_alloc(s, (size_t)B * S, err)) ||
-        !(bt->state_action = state_alloc(s, (size_t)B * (S + A), err)) ||
+    bt->state_ld = L->state_ld;
+    bt->state_action_ld = L->state_action_ld;
+    if (!(bt->state = state_alloc(s, B * ld, err)) || !(bt->next_state = state_alloc(s, B * ld, err)) ||
+        !(bt->state_action = state_alloc(s, B * ld_sa, err)) ||
         !(bt->action = state_alloc(s, (size_t)B * A, err)) || !(bt->reward = state_alloc(s, B, err)) ||
         !(bt->terminal = state_alloc(s, B, err)) || !(bt->index = (uint32_t *)state_alloc(s, B, err)))
         return -1;
 
-    if (alloc_activations(s, &L->net[NET_VALUE], s->act_v, err) ||
-        alloc_activations(s, &L->net[NET_VALUE], s->act_v_next, err) ||
-        alloc_activations(s, &L->net[NET_Q], s->act_q, err) ||
-        (s->use_target && alloc_activations(s, &L->net[NET_Q], s->act_q_target, err)) ||
-        alloc_activations(s, &L->net[NET_POLICY], s->act_pi, err))
-        return -1;
     for (int n = 0; n < NET_COUNT; n++)
         for (int l = 0; l + 1 < L->net[n].n_layers; l++)
             if (!(s->grad_hidden[n][l] = state_alloc(s, (size_t)L->net[n].members * B * L->net[n].out[l], err)))
                 return -1;
+    if (alloc_activations(s, &L->net[NET_VALUE], s->act_v, NULL, err) ||
+        alloc_activations(s, &L->net[NET_VALUE], s->act_v_next, s->grad_hidden[NET_VALUE], err) ||
+        alloc_activations(s, &L->net[NET_Q], s->act_q, NULL, err) ||
+        (s->use_target && alloc_activations(s, &L->net[NET_Q], s->act_q_target, s->grad_hidden[NET_Q], err)) ||
+        alloc_activations(s, &L->net[NET_POLICY], s->act_pi, NULL, err))
+        return -1;
     if (!(s->ones = state_alloc(s, (size_t)B, err)) || !(s->dv = state_alloc(s, (size_t)P * B, err)) ||
         !(s->dq = state_alloc(s, (size_t)2 * P * B, err)) || !(s->weight = state_alloc(s, (size_t)P * B, err)) ||
         !(s->dpre = state_alloc(s, (size_t)P * B * A, err)) ||
@@ -126,6 +170,30 @@ static int alloc_buffers(IqlState *s, Error *err) {
         return -1;
     return 0;
 }
+
+/* The same buffers as alloc_buffers, counted by kind (bytes). */
+void iql_memory_plan(const ModelLayout *L, int B, int use_target, IqlMemory *m) {
+    memset(m, 0, sizeof *m);
+    size_t P = (size_t)L->members, A = (size_t)L->act_dim, b = (size_t)B, f = sizeof(float);
+    m->model = f * (4 * L->n_params + model_target_size(L) + 2 * P) + sizeof(StepScalars);
+    m->batch = f * b * (2 * (size_t)L->state_ld + (size_t)L->state_action_ld + A + 3);
+    for (int n = 0; n < NET_COUNT; n++) {
+        const NetLayout *net = &L->net[n];
+        size_t last = f * net->members * b * net->out[net->n_layers - 1];
+        for (int l = 0; l + 1 < net->n_layers; l++) {
+            size_t bytes = f * net->members * b * net->out[l];
+            m->gradients += bytes;    /* grad_hidden */
+            m->activations += bytes;  /* the pass backward reads */
+        }
+        m->activations += last;
+        if (n == NET_VALUE) m->activations += last;          /* V(s'): its output only */
+        if (n == NET_Q && use_target) m->activations += last; /* Q̄(s, a): its output only */
+    }
+    m->heads = f * (b + P * b * (1 + 2 + 1 + 2 * A + IQL_STAT_COUNT) + P * IQL_STAT_COUNT);
+    m->total = m->model + m->batch + m->activations + m->gradients + m->heads;
+}
+
+size_t iql_state_bytes(const IqlState *s) { return s->bytes; }
 
 /* The arguments of every call of the step (iql.c), which never change afterwards. */
 static void build_calls(IqlState *s) {
@@ -202,7 +270,7 @@ IqlState *iql_create_parallel(Backend *b, const Config *cfg, const MemberSpec *m
         goto fail;
     }
     if (iql_parallel_init(s, comm, err) ||  /* data parallel: B becomes this rank's share */
-        model_layout_init(&s->layout, n_members, s->S, s->A, cfg->hidden, cfg->n_hidden, err) ||
+        model_layout_init_aligned(&s->layout, n_members, s->S, s->A, cfg->hidden, cfg->n_hidden, err) ||
         alloc_buffers(s, err) || upload_member_settings(s, members, err) || upload_ones(s, err))
         goto fail;
     if (!(s->replay = s->ops->replay_create(b, data, cfg->replay, s->B, err))) goto fail;
@@ -211,7 +279,7 @@ IqlState *iql_create_parallel(Backend *b, const Config *cfg, const MemberSpec *m
     build_calls(s);
     iql_parallel_calls(s);
 
-    init_params(s, members);
+    if (init_params(s, members, err)) goto fail;
     if (s->ops->status(b, err) || s->ops->synchronize(b, err)) goto fail;
     return s;
 

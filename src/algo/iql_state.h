@@ -28,7 +28,9 @@ struct IqlState {
     SamplingArgs sampling;
     LrSchedule schedule[LR_GROUP_COUNT];
 
-    /* activations, per network and layer: [E, B, out_l] */
+    /* activations, per network and layer: [E, B, out_l]. V(s') and Q̄ are never back-propagated:
+     * only their outputs have buffers of their own, their hidden layers borrow grad_hidden of
+     * the same network (free from the end of one backward phase to the start of the next). */
     float *act_v[MODEL_MAX_LAYERS], *act_v_next[MODEL_MAX_LAYERS];
     float *act_q[MODEL_MAX_LAYERS], *act_q_target[MODEL_MAX_LAYERS];
     float *act_pi[MODEL_MAX_LAYERS];
@@ -58,6 +60,7 @@ struct IqlState {
     /* data parallel (iql_parallel.c): B is this rank's share of the global batch */
     Comm *comm;                    /* NULL: a single process */
     int global_batch;              /* G, the batch the losses' means are over (B when single) */
+    size_t bytes;                  /* backend memory the buffers take (iql_memory_plan's total) */
 };
 
 /* iql_parallel.c: the two hooks iql_create_parallel calls. init (before any buffer) sets comm,

@@ -23,7 +23,7 @@ typedef struct {
 typedef struct {
     const NetLayout *net;
     const float *weights;   /* the network's first parameter: net->begin of the online params, or the targets */
-    const float *input;     /* [B, in_0] */
+    const float *input;     /* [B, ld_0]: rows padded to the first layer's stored width (model.h) */
     float *const *acts;     /* acts[l]: [E, B, out_l] */
 } MlpForward;
 
@@ -34,7 +34,7 @@ typedef struct {
     const NetLayout *net;
     const float *params;    /* the whole parameter buffer (net's offsets index it) */
     float *grads;           /* the whole gradient buffer, same layout */
-    const float *input;     /* [B, in_0] */
+    const float *input;     /* [B, ld_0] */
     float *const *acts;     /* the forward pass's activations */
     float *dout;            /* [E, B, out_last] */
     float *const *dhidden;  /* dhidden[l]: [E, B, out_l] for each hidden layer l */

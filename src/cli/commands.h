@@ -13,6 +13,7 @@ int cmd_info(int argc, char **argv);   /* src/cli/info.c */
 int cmd_gen(int argc, char **argv);    /* src/cli/gen.c */
 int cmd_eval(int argc, char **argv);   /* src/cli/eval.c */
 int cmd_report(int argc, char **argv); /* src/cli/report.c: `cuiql sweep-report` */
+int cmd_bench(int argc, char **argv);  /* src/cli/bench.c */
 
 /* Writes a generated dataset (env/generate.h) as a D4RL flat HDF5 file with the root
  * attributes env, behavior, seed and episodes (`cuiql gen`'s output; src/cli/gen.c). */

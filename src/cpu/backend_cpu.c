@@ -103,6 +103,7 @@ static void cpu_sample_batch(Backend *b, Replay *replay, const SamplingArgs *arg
     (void)b;
     const ReplaySource *d = &replay->src;
     int S = d->obs_dim, A = d->act_dim, B = out->rows;
+    size_t ld = (size_t)out->state_ld, ld_sa = (size_t)out->state_action_ld;
     uint64_t step = (uint64_t)scalars->step;
     for (int i = 0; i < B; i++) {
         uint32_t t = iql_replay_row(args, step, B, i, (uint32_t)d->n);
@@ -110,10 +111,15 @@ static void cpu_sample_batch(Backend *b, Replay *replay, const SamplingArgs *arg
         const float *s = d->states + (size_t)d->state_row[t] * S;
         const float *s2 = d->states + (size_t)d->next_row[t] * S;
         const float *a = d->actions + (size_t)t * A;
-        memcpy(out->state + (size_t)i * S, s, sizeof(float) * S);
-        memcpy(out->next_state + (size_t)i * S, s2, sizeof(float) * S);
-        memcpy(out->state_action + (size_t)i * (S + A), s, sizeof(float) * S);
-        memcpy(out->state_action + (size_t)i * (S + A) + S, a, sizeof(float) * A);
+        float *o_s = out->state + i * ld, *o_s2 = out->next_state + i * ld, *o_sa = out->state_action + i * ld_sa;
+        memcpy(o_s, s, sizeof(float) * S);
+        memcpy(o_s2, s2, sizeof(float) * S);
+        memcpy(o_sa, s, sizeof(float) * S);
+        memcpy(o_sa + S, a, sizeof(float) * A);
+        /* the padding columns: zero, so that zero weights times them stay exactly zero */
+        memset(o_s + S, 0, sizeof(float) * (ld - S));
+        memset(o_s2 + S, 0, sizeof(float) * (ld - S));
+        memset(o_sa + S + A, 0, sizeof(float) * (ld_sa - S - A));
         memcpy(out->action + (size_t)i * A, a, sizeof(float) * A);
         out->reward[i] = d->rewards[t];
         out->terminal[i] = d->terminals[t];
@@ -130,11 +136,11 @@ static void cpu_gemm(Backend *b, const GemmArgs *g) {
                     g->beta, g->c + i * g->stride_c, g->ldc);
 }
 
-static void cpu_bias_activation(Backend *b, float *y, const float *bias, int members, int rows, int cols,
-                                Activation act) {
+static void cpu_bias_activation(Backend *b, float *y, const float *bias, int64_t bias_stride, int members, int rows,
+                                int cols, Activation act) {
     (void)b;
     for (int e = 0; e < members; e++) {
-        const float *be = bias + (size_t)e * cols;
+        const float *be = bias + (size_t)e * bias_stride;
         for (int r = 0; r < rows; r++) {
             float *row = y + ((size_t)e * rows + r) * cols;
             if (act == ACTIVATION_RELU)
@@ -145,9 +151,10 @@ static void cpu_bias_activation(Backend *b, float *y, const float *bias, int mem
     }
 }
 
-static void cpu_gemm_bias_activation(Backend *b, const GemmArgs *g, const float *bias, Activation act) {
+static void cpu_gemm_bias_activation(Backend *b, const GemmArgs *g, const float *bias, int64_t bias_stride,
+                                     Activation act) {
     cpu_gemm(b, g);
-    cpu_bias_activation(b, g->c, bias, g->batch, g->m, g->n, act);
+    cpu_bias_activation(b, g->c, bias, bias_stride, g->batch, g->m, g->n, act);
 }
 
 static void cpu_relu_backward(Backend *b, float *dy, const float *y, int64_t n) {

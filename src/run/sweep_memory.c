@@ -6,48 +6,44 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "algo/iql.h"
 #include "cuiql/iql_math.h"
 #include "base/parse.h"
 
-/* Floats of one network's activations for `members` ensemble members: every layer's output. */
-static size_t activation_floats(const NetLayout *net, int batch) {
-    size_t n = 0;
-    for (int l = 0; l < net->n_layers; l++) n += (size_t)net->members * batch * net->out[l];
-    return n;
+/* The population's backend bytes at `members` members: iql_memory_plan over the aligned layout
+ * iql_create uses, so that what a sweep plans for and what it allocates follow one rule. */
+static size_t plan_bytes(const ModelLayout *single, int members, int batch, int use_target) {
+    ModelLayout L;
+    if (model_layout_init_aligned(&L, members, single->obs_dim, single->act_dim, single->hidden, single->n_hidden,
+                                  NULL))
+        return SIZE_MAX;
+    IqlMemory m;
+    iql_memory_plan(&L, batch, use_target, &m);
+    return m.total;
 }
 
-/* Floats of its hidden layers' gradients (one buffer per hidden layer, the backward pass's). */
-static size_t hidden_grad_floats(const NetLayout *net, int batch) {
-    size_t n = 0;
-    for (int l = 0; l + 1 < net->n_layers; l++) n += (size_t)net->members * batch * net->out[l];
-    return n;
-}
+/* Members apart in the difference that gives one member's bytes: tensors start on 256-byte
+ * boundaries, and over PLAN_SPAN members that rounding is spread thin. */
+#define PLAN_SPAN 8
 
 size_t sweep_member_bytes(const ModelLayout *single, int batch, int use_target) {
-    const NetLayout *pi = &single->net[NET_POLICY], *v = &single->net[NET_VALUE], *q = &single->net[NET_Q];
-    size_t B = (size_t)batch, A = (size_t)single->act_dim;
-    size_t floats = 4 * single->n_params                /* params, grads, adam_m, adam_v */
-                    + model_target_size(single)         /* target critics */
-                    + 2;                                /* its tau and beta */
-    floats += 2 * activation_floats(v, batch)           /* V(s) and V(s') */
-              + (use_target ? 2 : 1) * activation_floats(q, batch) + activation_floats(pi, batch);
-    floats += hidden_grad_floats(pi, batch) + hidden_grad_floats(v, batch) + hidden_grad_floats(q, batch);
-    floats += B                                         /* dv */
-              + 2 * B                                   /* dq */
-              + B                                       /* weight */
-              + 2 * B * A                               /* dpre, dlog_std_elem */
-              + (size_t)IQL_STAT_COUNT * B + IQL_STAT_COUNT; /* stats and their sums */
-    return floats * sizeof(float);
+    size_t one = plan_bytes(single, 1, batch, use_target), many = plan_bytes(single, 1 + PLAN_SPAN, batch, use_target);
+    if (one == SIZE_MAX || many == SIZE_MAX || many < one) return SIZE_MAX;
+    return (many - one + PLAN_SPAN - 1) / PLAN_SPAN;
 }
 
-size_t sweep_population_bytes(int obs_dim, int act_dim, int batch) {
-    size_t B = (size_t)batch, S = (size_t)obs_dim, A = (size_t)act_dim;
-    size_t floats = 2 * B * S      /* state, next_state */
-                    + B * (S + A)  /* state_action */
-                    + B * A        /* action */
-                    + 3 * B        /* reward, terminal, index (4 bytes each) */
-                    + B;           /* the ones vector of the bias gradients */
-    return floats * sizeof(float) + sizeof(StepScalars);
+size_t sweep_population_bytes(const ModelLayout *single, int batch, int use_target) {
+    /* The rest of a population of P: the most plan(P) - P x one member's bytes leaves over the
+     * first 2 x PLAN_SPAN sizes (what the alignment rounding adds repeats beyond them). */
+    size_t per = sweep_member_bytes(single, batch, use_target), fixed = 0;
+    if (per == SIZE_MAX) return SIZE_MAX;
+    for (int members = 1; members <= 2 * PLAN_SPAN; members++) {
+        size_t all = plan_bytes(single, members, batch, use_target);
+        if (all == SIZE_MAX) return SIZE_MAX;
+        size_t rest = all > per * (size_t)members ? all - per * (size_t)members : 0;
+        if (rest > fixed) fixed = rest;
+    }
+    return fixed;
 }
 
 size_t sweep_replay_bytes(long long transitions, long long states, int obs_dim, int act_dim) {

@@ -12,19 +12,14 @@
 #include "algo/model.h"
 #include "cuiql/error.h"
 
-/* Backend bytes one member adds to a population at batch size `batch`: its parameters,
- * gradients and two Adam moments, its target critics, its activations (V(s), V(s'), both
- * critics, the target critics when `use_target`, the policy), the hidden-layer gradients, and
- * its rows of the heads' buffers. `single` is the one-member layout.
- *
- * An estimate of what src/algo/iql_setup.c (alloc_buffers) allocates per member; it must be
- * kept in step with that function (tests/run/test_sweep_memory.c checks that it is never
- * below, nor far above, what the CPU backend is asked for). */
+/* Backend bytes one member adds to a population at batch size `batch` (its parameters,
+ * gradients, Adam moments, targets, activations and head buffers), and the bytes a population
+ * needs whatever its size (the sampled batch, the step's scalars, the alignment of its
+ * tensors). Both come from iql_memory_plan (src/algo/iql_setup.c), the
+ * count of what iql_create allocates; `single` is the one-member layout. The dataset's replay
+ * is counted apart (sweep_replay_bytes). */
 size_t sweep_member_bytes(const ModelLayout *single, int batch, int use_target);
-
-/* Backend bytes a population needs whatever its size: the sampled batch and the step's scalars
- * (the dataset's replay is counted apart: sweep_replay_bytes). */
-size_t sweep_population_bytes(int obs_dim, int act_dim, int batch);
+size_t sweep_population_bytes(const ModelLayout *single, int batch, int use_target);
 
 /* Bytes of the dataset when a backend holds it in its own memory (the CUDA replay on the device). */
 size_t sweep_replay_bytes(long long transitions, long long states, int obs_dim, int act_dim);

@@ -106,7 +106,7 @@ int run_plan_groups(Run *run, Error *err) {
     /* On the CPU the run's host copies of the population (checkpoints, evaluation) share the
      * memory with the backend's buffers: params, both moments and the targets once more. */
     if (!cuda) per += sizeof(float) * (3 * run->single.n_params + model_target_size(&run->single));
-    size_t fixed = sweep_population_bytes(d->obs_dim, d->act_dim, c->batch_size);
+    size_t fixed = sweep_population_bytes(&run->single, c->batch_size, c->target_update_rate < 1.0);
     size_t replay = cuda && c->replay != REPLAY_HOST ? sweep_replay_bytes(d->n, d->n_states, d->obs_dim, d->act_dim) : 0;
     size_t available;
     if (run->opt->memory_budget) {

@@ -189,10 +189,12 @@ static int alloc_host_buffers(Run *run, Error *err) {
     run->target = malloc(nt * sizeof(float));
     run->adam_m = malloc(np * sizeof(float));
     run->adam_v = malloc(np * sizeof(float));
-    run->pop_params = malloc(pop_np * sizeof(float));
-    run->pop_target = malloc(pop_nt * sizeof(float));
-    run->pop_m = malloc(pop_np * sizeof(float));
-    run->pop_v = malloc(pop_np * sizeof(float));
+    /* Zeroed: a resume scatters members into these and uploads them whole, and the aligned
+     * layout's padding (which no member covers) must reach the backend as the zeros it is. */
+    run->pop_params = calloc(pop_np, sizeof(float));
+    run->pop_target = calloc(pop_nt, sizeof(float));
+    run->pop_m = calloc(pop_np, sizeof(float));
+    run->pop_v = calloc(pop_np, sizeof(float));
     if (!run->params || !run->target || !run->adam_m || !run->adam_v || !run->pop_params || !run->pop_target ||
         !run->pop_m || !run->pop_v)
         return error_set(err, "out of host memory for the population's checkpoint buffers");

@@ -141,7 +141,10 @@ static void run_case(const char *name, const char *const *sets, int n_sets, int 
     IqlState *st = iql_create(b, &cfg, &spec, 1, &src, &err);
     CHECK(st != NULL, "%s: iql_create: %s", name, err.msg);
     if (!st) return;
-    const ModelLayout *L = iql_layout(st);
+    /* the member view (packed, P = 1): what iql_get_member and iql_get_gradients fill */
+    ModelLayout single;
+    model_layout_init(&single, 1, S, A, cfg.hidden, cfg.n_hidden, &err);
+    const ModelLayout *L = &single;
     size_t np = L->n_params;
     float *pf = malloc(np * sizeof(float)), *grad = malloc(np * sizeof(float));
     double *p = malloc(np * sizeof(double));

@@ -62,15 +62,16 @@ static void test_layers(Backend *b) {
     for (int si = 0; si < 4; si++) {
         int E = 3, rows = sizes[si], cols = sizes[(si + 3) % 4] % 40 + 1;
         size_t n = (size_t)E * rows * cols;
-        float *x = rand_buf(n, -1, 1), *bias = rand_buf((size_t)E * cols, -1, 1);
+        int bias_stride = cols + si % 2 * 3;  /* packed, and members apart by more than a row */
+        float *x = rand_buf(n, -1, 1), *bias = rand_buf((size_t)E * bias_stride, -1, 1);
         for (int act = 0; act < 2; act++) {
             float *y = malloc(sizeof(float) * n);
             memcpy(y, x, sizeof(float) * n);
-            b->ops->bias_activation(b, y, bias, E, rows, cols, act ? ACTIVATION_RELU : ACTIVATION_NONE);
+            b->ops->bias_activation(b, y, bias, bias_stride, E, rows, cols, act ? ACTIVATION_RELU : ACTIVATION_NONE);
             int ok = 1;
             for (size_t i = 0; i < n; i++) {
                 int e = (int)(i / ((size_t)rows * cols)), c = (int)(i % cols);
-                double v = (double)x[i] + bias[e * cols + c];
+                double v = (double)x[i] + bias[e * bias_stride + c];
                 if (act && v < 0) v = 0;
                 ok &= fabs(y[i] - v) <= 1e-6 * (1 + fabs(v));
             }
@@ -251,8 +252,11 @@ static void test_sampling(Backend *b) {
     Error err;
     Replay *r = b->ops->replay_create(b, &src, REPLAY_AUTO, B, &err);
     for (int seq = 0; seq < 2; seq++) {
-        Batch bt = {.rows = B, .state = poisoned(B * S), .next_state = poisoned(B * S), .state_action = poisoned(B * (S + A)),
-                    .action = poisoned(B * A), .reward = poisoned(B), .terminal = poisoned(B), .index = malloc(4 * B)};
+        /* rows padded as the aligned layout pads them (S 3 → 4, S + A 5 → 8): zeros there */
+        int ld = 4, ld_sa = 8;
+        Batch bt = {.rows = B, .state_ld = ld, .state_action_ld = ld_sa, .state = poisoned(B * ld),
+                    .next_state = poisoned(B * ld), .state_action = poisoned(B * ld_sa), .action = poisoned(B * A),
+                    .reward = poisoned(B), .terminal = poisoned(B), .index = malloc(4 * B)};
         StepScalars sc = {.step = 5};
         SamplingArgs sa = {.sequential = seq, .seed = 9};
         b->ops->sample_batch(b, r, &sa, &sc, &bt);
@@ -261,10 +265,12 @@ static void test_sampling(Backend *b) {
             uint32_t t = seq ? (uint32_t)((5 * B + i) % N) : (uint32_t)(((uint64_t)philox_value(9, 5, i) * N) >> 32);
             ok &= bt.index[i] == t && bt.reward[i] == rewards[t] && bt.terminal[i] == terms[t];
             for (int j = 0; j < S; j++)
-                ok &= bt.state[i * S + j] == states[2 * t * S + j] && bt.next_state[i * S + j] == states[(2 * t + 1) * S + j] &&
-                      bt.state_action[i * (S + A) + j] == states[2 * t * S + j];
+                ok &= bt.state[i * ld + j] == states[2 * t * S + j] && bt.next_state[i * ld + j] == states[(2 * t + 1) * S + j] &&
+                      bt.state_action[i * ld_sa + j] == states[2 * t * S + j];
             for (int j = 0; j < A; j++)
-                ok &= bt.action[i * A + j] == actions[t * A + j] && bt.state_action[i * (S + A) + S + j] == actions[t * A + j];
+                ok &= bt.action[i * A + j] == actions[t * A + j] && bt.state_action[i * ld_sa + S + j] == actions[t * A + j];
+            for (int j = S; j < ld; j++) ok &= bt.state[i * ld + j] == 0.0f && bt.next_state[i * ld + j] == 0.0f;
+            for (int j = S + A; j < ld_sa; j++) ok &= bt.state_action[i * ld_sa + j] == 0.0f;
         }
         CHECK(ok, "sample_batch sequential=%d", seq);
         free(bt.state), free(bt.next_state), free(bt.state_action), free(bt.action), free(bt.reward), free(bt.terminal);

@@ -58,7 +58,8 @@ static const CommOps fake_ops = {fake_sum, fake_max, fake_bcast, fake_abort};
 /* ---- sampling --------------------------------------------------------------------------------- */
 
 static Batch batch_of(int rows, int S, int A) {
-    Batch b = {.rows = rows, .state = calloc((size_t)rows * S, 4), .next_state = calloc((size_t)rows * S, 4),
+    Batch b = {.rows = rows, .state_ld = S, .state_action_ld = S + A,  /* unpadded rows: ld ≥ the width */
+               .state = calloc((size_t)rows * S, 4), .next_state = calloc((size_t)rows * S, 4),
                .state_action = calloc((size_t)rows * (S + A), 4), .action = calloc((size_t)rows * A, 4),
                .reward = calloc(rows, 4), .terminal = calloc(rows, 4), .index = calloc(rows, 4)};
     return b;

@@ -151,3 +151,34 @@ void mirror_check(Backend *ran, const Mirror *m, double tol, const char *what) {
     }
     free(g);
 }
+
+double gamma_n(double n, double u) { return n * u / (1 - n * u); }
+
+int gemm_exact(void) {
+    const char *env = getenv("CUIQL_EMU_EXACT");
+    return env && strcmp(env, "1") == 0;
+}
+
+void mirror_check_bound(Backend *ran, const Mirror *m, const double *bound, const char *what) {
+    float *g = mirror_download(ran, m);
+    const float *c = m->cpu;
+    size_t unwritten = 0, stray = 0, bad = 0, worst = 0;
+    double worst_ratio = 0;
+    for (size_t i = 0; i < m->n; i++) {
+        int gn = isnan(g[i]), cn = isnan(c[i]);
+        unwritten += gn && !cn;
+        stray += !gn && cn;
+        if (gn || cn) continue;
+        double d = fabs((double)g[i] - c[i]), ratio = d / (bound[i] + 1e-300);
+        if (d > bound[i]) bad++;
+        if (ratio > worst_ratio || (d > 0 && bound[i] == 0 && worst_ratio < INFINITY)) {
+            worst_ratio = bound[i] > 0 ? ratio : INFINITY;
+            worst = i;
+        }
+    }
+    CHECK(unwritten == 0, "%s: %zu of %zu elements never written", what, unwritten, m->n);
+    CHECK(stray == 0, "%s: %zu elements written that the CPU leaves alone", what, stray);
+    CHECK(bad == 0, "%s: %zu of %zu elements outside their bound (worst at %zu: gpu %.9g, cpu %.9g, bound %.3g)", what,
+          bad, m->n, worst, bad ? g[worst] : 0.0, bad ? c[worst] : 0.0, bad ? bound[worst] : 0.0);
+    free(g);
+}

@@ -46,6 +46,22 @@ float *mirror_download(Backend *gpu, const Mirror *m);
  * tol = 0 asks for equality bit for bit. Records a failed CHECK naming `what`. */
 void mirror_check(Backend *ran, const Mirror *m, double tol, const char *what);
 
+/* The same NaN rules as mirror_check, then |gpu − cpu| ≤ bound[i] for every other element:
+ * a per-element tolerance derived from the arithmetic (see the callers). */
+void mirror_check_bound(Backend *ran, const Mirror *m, const double *bound, const char *what);
+
+/* fp32's unit roundoff 2^-24, and γ_n = n·u/(1 − n·u): |fl(Σ_i x_i) − Σ_i x_i| ≤ γ_(n−1)·Σ|x_i| for
+ * any order of summation, with or without fused multiply-adds (Higham, Accuracy and Stability
+ * of Numerical Algorithms, §3.1; for a dot product γ_n·Σ|a_i·b_i|). Two correct results differ
+ * by at most twice that. */
+#define FP32_U (1.0 / 16777216.0)
+double gamma_n(double n, double u);
+
+/* 1 when this run's "GPU" GEMMs are the CPU backend's own sums (the emulator's cuBLAS model in
+ * its default order, CUIQL_EMU_EXACT=1 set by tests/kernel_emu): GEMM results must then agree
+ * bit for bit, the strictest check there is. */
+int gemm_exact(void);
+
 /* Test-only random numbers: fresh, reproducible draws. */
 float test_rand(float lo, float hi);
 uint32_t test_rand_u32(void);

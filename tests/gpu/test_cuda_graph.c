@@ -80,9 +80,9 @@ static void issue_mini_step(void *arg) {
     o->sample_batch(b, s->replay, &s->sampling, s->scalars, &s->batch);
     const float *x = s->batch.state;
     gemm(s, 0, 1, B, H, S, x, S, 0, s->params + OFF_W1, S, H * S, s->hidden, H, (int64_t)B * H);
-    o->bias_activation(b, s->hidden, s->params + OFF_B1, E, B, H, ACTIVATION_RELU);
+    o->bias_activation(b, s->hidden, s->params + OFF_B1, H, E, B, H, ACTIVATION_RELU);
     gemm(s, 0, 1, B, 1, H, s->hidden, H, (int64_t)B * H, s->params + OFF_W2, H, H, s->out, 1, B);
-    o->bias_activation(b, s->out, s->params + OFF_B2, E, B, 1, ACTIVATION_NONE);
+    o->bias_activation(b, s->out, s->params + OFF_B2, 1, E, B, 1, ACTIVATION_NONE);
     o->copy(b, s->dout, s->out, (int64_t)E * B);  /* d(½ out²)/d out = out */
     o->column_sums(b, s->grads + OFF_B2, s->dout, E, B, 1);
     gemm(s, 1, 0, 1, H, B, s->dout, 1, B, s->hidden, H, (int64_t)B * H, s->grads + OFF_W2, H, H);
@@ -113,6 +113,8 @@ static int mini_create(Mini *s, Backend *b, const ReplaySource *src, ReplayKind 
     s->scalars = must_alloc(s, sizeof(StepScalars));
     s->batch = (Batch){
         .rows = B,
+        .state_ld = S,
+        .state_action_ld = S + A,
         .state = must_alloc(s, sizeof(float) * B * S),
         .next_state = must_alloc(s, sizeof(float) * B * S),
         .state_action = must_alloc(s, sizeof(float) * B * (S + A)),

@@ -8,7 +8,13 @@
  * column-major translation, the layout and descriptor set-up and the fallback on refusal are
  * the real code under test; the GPU tests (tests/gpu/) check the same calls against the real
  * libraries. Each call is queued on its stream like any other work; the product itself is
- * OpenBLAS's column-major sgemm, followed by the epilogue. */
+ * OpenBLAS's column-major sgemm, followed by the epilogue: the very sums the CPU backend's
+ * row-major calls make, bit for bit. CUDA_EMU_GEMM_ORDER=split sums the k dimension of every
+ * batched call (batch ≥ 2) in two halves instead (the first into C with the call's beta, the
+ * second added on), as a split-k kernel of the real cuBLAS may, and leaves single products as
+ * they are, as cuBLAS picks other kernels for other batch counts: the same products in
+ * another summation order, so tests see the rounding differences a GPU brings (a P = 8
+ * population against its single members too) and must hold with them. */
 #include "cuda_emu.h"
 
 #include <cblas.h>
@@ -21,6 +27,15 @@ bool lt_refuse_heuristic, lt_refuse_matmul;
 int64_t lt_matmuls;
 
 namespace {
+
+/* CUDA_EMU_GEMM_ORDER=split: the k dimension in two halves (see the top of this file). */
+bool split_k() {
+    static const int split = [] {
+        const char *env = std::getenv("CUDA_EMU_GEMM_ORDER");
+        return env && std::strcmp(env, "split") == 0 ? 1 : 0;
+    }();
+    return split != 0;
+}
 
 /* One column-major strided-batched product: C_i = alpha·op(A_i)·op(B_i) + beta·C_i. */
 struct Product {
@@ -49,8 +64,15 @@ void compute(const Product &p) {
         if (C != D && p.beta != 0.0f)
             for (int64_t col = 0; col < p.n; col++) std::memcpy(D + col * p.ldd, C + col * p.ldc, sizeof(float) * p.m);
         /* beta = 0 never reads C (it may hold NaN), as BLAS specifies */
+        int64_t k1 = split_k() && p.batch >= 2 && p.k >= 2 ? p.k / 2 : p.k;
         cblas_sgemm(CblasColMajor, p.trans_a ? CblasTrans : CblasNoTrans, p.trans_b ? CblasTrans : CblasNoTrans,
-                    (int)p.m, (int)p.n, (int)p.k, p.alpha, A, (int)p.lda, B, (int)p.ldb, p.beta, D, (int)p.ldd);
+                    (int)p.m, (int)p.n, (int)k1, p.alpha, A, (int)p.lda, B, (int)p.ldb, p.beta, D, (int)p.ldd);
+        if (k1 < p.k) {  /* op(A)'s columns k1.. and op(B)'s rows k1.., added on */
+            const float *A2 = p.trans_a ? A + k1 : A + k1 * p.lda, *B2 = p.trans_b ? B + k1 * p.ldb : B + k1;
+            cblas_sgemm(CblasColMajor, p.trans_a ? CblasTrans : CblasNoTrans, p.trans_b ? CblasTrans : CblasNoTrans,
+                        (int)p.m, (int)p.n, (int)(p.k - k1), p.alpha, A2, (int)p.lda, B2, (int)p.ldb, 1.0f, D,
+                        (int)p.ldd);
+        }
         if (!p.bias && !p.relu) continue;
         for (int64_t col = 0; col < p.n; col++)
             for (int64_t row = 0; row < p.m; row++) {

@@ -210,11 +210,13 @@ static void test_emulated_streams() {
 
 /* A layer's forward pass, X·Wᵀ + b then the activation, through cuBLASLt's epilogue (or the
  * fallback when epilogues are off or cuBLASLt refuses), twice per shape with different biases
- * (the plan is cached; the bias pointer is the call's). */
+ * (the plan is cached; the bias pointer is the call's). Members' biases are bias_stride apart:
+ * the fused path is taken only when each is 16-byte aligned (the buffer aligned, and one
+ * member or a stride of a multiple of 4), otherwise the call must fall back. */
 enum LtMode { LT_OFF, LT_FUSED, LT_REFUSED_AT_PLAN, LT_REFUSED_AT_CALL };
 
 static void gemm_bias_activation_case(LtMode mode, int members, int rows, int in, int out, int shared_input, int offset,
-                                      Activation act) {
+                                      int bias_stride, Activation act) {
     CudaBackend *cb = emulated_gpu(132);
     cb->gemm_epilogues = mode != LT_OFF;
     cuda_emu::lt_refuse_heuristic = mode == LT_REFUSED_AT_PLAN;
@@ -226,10 +228,10 @@ static void gemm_bias_activation_case(LtMode mode, int members, int rows, int in
     pair_fill(W, -1, 1);
     char what[200];
     snprintf(what, sizeof what,
-             "gemm_bias_activation mode=%d members=%d rows=%d in=%d out=%d shared=%d offset=%d act=%d", (int)mode,
-             members, rows, in, out, shared_input, offset, (int)act);
+             "gemm_bias_activation mode=%d members=%d rows=%d in=%d out=%d shared=%d offset=%d bias_stride=%d act=%d",
+             (int)mode, members, rows, in, out, shared_input, offset, bias_stride, (int)act);
     for (int call = 0; call < 2; call++) {
-        Pair bias = pair_new((size_t)members * out, offset);
+        Pair bias = pair_new((size_t)members * bias_stride, offset);
         pair_fill(bias, -1, 1);
         std::fill(Y.cpu, Y.cpu + Y.n, NAN), std::fill(Y.gpu, Y.gpu + Y.n, NAN);
         GemmArgs g = {};
@@ -237,14 +239,15 @@ static void gemm_bias_activation_case(LtMode mode, int members, int rows, int in
         g.lda = in, g.stride_a = shared_input ? 0 : (int64_t)rows * in;
         g.ldb = in, g.stride_b = (int64_t)out * in, g.ldc = out, g.stride_c = (int64_t)rows * out, g.batch = members;
         g.a = X.cpu, g.b = W.cpu, g.c = Y.cpu;
-        cpu->ops->gemm_bias_activation(cpu, &g, bias.cpu, act);
+        cpu->ops->gemm_bias_activation(cpu, &g, bias.cpu, bias_stride, act);
         g.a = X.gpu, g.b = W.gpu, g.c = Y.gpu;
-        cuda_gemm_bias_activation(as_backend(cb), &g, bias.gpu, act);
+        cuda_gemm_bias_activation(as_backend(cb), &g, bias.gpu, bias_stride, act);
         pair_check(Y, 1e-5, what);
     }
     int64_t fused = 0, unfused = 0;
     cuda_debug_epilogue_calls(as_backend(cb), &fused, &unfused);
-    int64_t want_fused = mode == LT_FUSED ? 2 : 0;
+    bool bias_aligned = offset % 4 == 0 && (members == 1 || bias_stride % 4 == 0);
+    int64_t want_fused = mode == LT_FUSED && bias_aligned ? 2 : 0;
     CHECK(fused == want_fused && unfused == 2 - want_fused && cuda_emu::lt_matmuls - matmuls_before == want_fused,
           "%s: %lld fused and %lld unfused calls (%lld cuBLASLt products), expected %lld fused", what, (long long)fused,
           (long long)unfused, (long long)(cuda_emu::lt_matmuls - matmuls_before), (long long)want_fused);
@@ -258,9 +261,16 @@ static void test_gemm_bias_activation() {
     for (LtMode mode : {LT_OFF, LT_FUSED, LT_REFUSED_AT_PLAN, LT_REFUSED_AT_CALL})
         for (auto &s : shapes)
             for (int shared = 0; shared < 2; shared++)
-                for (int act = 0; act < 2; act++)
-                    gemm_bias_activation_case(mode, s[0], s[1], s[2], s[3], shared, (s[1] + act) % 2,
+                for (int act = 0; act < 2; act++) {
+                    int offset = (s[1] + act) % 2;  /* 0: 16-byte aligned, 1: 4-byte aligned */
+                    gemm_bias_activation_case(mode, s[0], s[1], s[2], s[3], shared, offset, (s[3] + 3) / 4 * 4,
                                               act ? ACTIVATION_RELU : ACTIVATION_NONE);
+                }
+    /* Packed [E, 1] and [E, 6] biases, aligned buffer: members 1.. are 4- or 8-byte aligned, so
+     * the call falls back even though cuBLASLt would plan it (the member stride as such). */
+    for (int out : {1, 6})
+        for (int members : {1, 3})
+            gemm_bias_activation_case(LT_FUSED, members, 64, 20, out, 1, 0, out, ACTIVATION_NONE);
     /* the contract: beta 0 and a packed C, or the call records an error and writes nothing */
     CudaBackend *cb = emulated_gpu(1);
     cb->gemm_epilogues = 1;
@@ -268,7 +278,7 @@ static void test_gemm_bias_activation() {
     GemmArgs g = {};
     g.m = 2, g.n = 2, g.k = 3, g.alpha = 1, g.beta = 1, g.trans_b = 1, g.lda = 3, g.ldb = 3, g.ldc = 2, g.batch = 1;
     g.stride_c = 4, g.a = X.gpu, g.b = W.gpu, g.c = Y.gpu;
-    cuda_gemm_bias_activation(as_backend(cb), &g, bias.gpu, ACTIVATION_RELU);
+    cuda_gemm_bias_activation(as_backend(cb), &g, bias.gpu, 2, ACTIVATION_RELU);
     CHECK(cb->failed && std::strstr(cb->error.msg, "beta = 0") != nullptr,
           "gemm_bias_activation with beta 1 must record an error, got: %s", cb->failed ? cb->error.msg : "none");
     cuda_lt_plans_destroy(cb);

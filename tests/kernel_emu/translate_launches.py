@@ -4,9 +4,10 @@
 The one piece of CUDA syntax a C++ compiler cannot parse is the launch,
 `kernel<<<grid, block, shared, stream>>>(args)`. It becomes
 `::cuda_emu::launch(grid, block, shared, stream)(kernel, args)`, which cuda_emu.h runs on the
-CPU, or `launch_flat` when the kernel's body has no __syncthreads() and no warp shuffle: its
-threads then run one after another without fibers, much faster (should such a kernel
-synchronise after all, the emulator reports it). Nothing else changes; a #line directive
+CPU, or `launch_flat` when the kernel's body has no __syncthreads() and no warp shuffle, nor
+calls a __device__ function of the file that has (transitively): its threads then run one
+after another without fibers, much faster (should such a kernel synchronise after all, the
+emulator reports it). Nothing else changes; a #line directive
 keeps compiler messages pointing at the .cu file.
 """
 import os
@@ -15,23 +16,41 @@ import sys
 
 LAUNCH = re.compile(r"([A-Za-z_]\w*(?:\s*<[^<>;]*>)?)\s*<<<(.*?)>>>\s*\(", re.S)
 KERNEL = re.compile(r"__global__\s+void\s+(?:__launch_bounds__\s*\([^)]*\)\s*)?([A-Za-z_]\w*)\s*\(")
+DEVICE = re.compile(r"__device__\s+(?:__forceinline__\s+|inline\s+|static\s+)*[A-Za-z_][\w:<>\s\*&]*?\b([A-Za-z_]\w*)\s*\(")
 SYNCHRONISING = re.compile(r"__syncthreads|__shfl|__syncwarp|cooperative_groups")
 
 
-def synchronising_kernels(text):
-    """Names of the __global__ functions whose bodies synchronise threads."""
-    names = set()
-    for match in KERNEL.finditer(text):
-        start = text.index("{", match.end())
-        depth, i = 0, start
+def bodies(text, pattern):
+    """{name: body} of the functions the pattern finds (declarations without a body skipped)."""
+    out = {}
+    for match in pattern.finditer(text):
+        brace, semicolon = text.find("{", match.end()), text.find(";", match.end())
+        if brace < 0 or (0 <= semicolon < brace):
+            continue
+        depth, i = 0, brace
         while True:
             depth += {"{": 1, "}": -1}.get(text[i], 0)
             i += 1
             if depth == 0:
                 break
-        if SYNCHRONISING.search(text, start, i):
-            names.add(match.group(1))
-    return names
+        out[match.group(1)] = text[brace:i]
+    return out
+
+
+def synchronising_kernels(text):
+    """Names of the __global__ functions that synchronise threads, in their bodies or through
+    the __device__ functions of this file they call."""
+    device = bodies(text, DEVICE)
+    syncing = {name for name, body in device.items() if SYNCHRONISING.search(body)}
+    changed = True
+    while changed:  # a device function calling a synchronising one synchronises
+        changed = False
+        for name, body in device.items():
+            if name not in syncing and any(re.search(rf"\b{f}\s*\(", body) for f in syncing):
+                syncing.add(name)
+                changed = True
+    return {name for name, body in bodies(text, KERNEL).items()
+            if SYNCHRONISING.search(body) or any(re.search(rf"\b{f}\s*\(", body) for f in syncing)}
 
 
 def translate(text):

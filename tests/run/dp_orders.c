@@ -64,9 +64,9 @@ static void permute_rows(Backend *b, float *base, int width, int rows) {
 static void permuted_sample(Backend *b, Replay *r, const SamplingArgs *a, const StepScalars *sc, Batch *out) {
     base_ops->sample_batch(b, r, a, sc, out);
     int B = out->rows;
-    permute_rows(b, out->state, g_S, B);
-    permute_rows(b, out->next_state, g_S, B);
-    permute_rows(b, out->state_action, g_S + g_A, B);
+    permute_rows(b, out->state, out->state_ld, B);  /* whole rows, padding included */
+    permute_rows(b, out->next_state, out->state_ld, B);
+    permute_rows(b, out->state_action, out->state_action_ld, B);
     permute_rows(b, out->action, g_A, B);
     permute_rows(b, out->reward, 1, B);
     permute_rows(b, out->terminal, 1, B);
@@ -91,7 +91,8 @@ static int train_once(const Config *cfg, DeviceKind device, const Dataset *d, co
     order_reverse = reverse;
     g_S = d->obs_dim;
     g_A = d->act_dim;
-    g_tmp = base_ops->alloc(b, sizeof(float) * (size_t)cfg->batch_size * (g_S + g_A), err);
+    /* room for the widest array: state_action's padded rows (≤ S + A + 3) */
+    g_tmp = base_ops->alloc(b, sizeof(float) * (size_t)cfg->batch_size * (g_S + g_A + 4), err);
     if (!g_tmp) return -1;
     if (permuted) b->ops = &permuted_ops;  /* the backend's own state is untouched */
     MemberSpec m = {.tau = cfg->tau, .beta = cfg->beta, .seed = cfg->seed};

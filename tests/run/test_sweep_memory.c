@@ -64,12 +64,12 @@ int main(void) {
             size_t one = population_bytes(b, &cfg, 1, &src), three = population_bytes(b, &cfg, 3, &src);
             size_t real_member = (three - one) / 2, real_fixed = one - real_member;
             size_t est_member = sweep_member_bytes(&single, cfg.batch_size, use_target);
-            size_t est_fixed = sweep_population_bytes(S, A, cfg.batch_size);
+            size_t est_fixed = sweep_population_bytes(&single, cfg.batch_size, use_target);
             printf("hidden %s, targets %d: per member %zu bytes (estimate %zu), fixed %zu (estimate %zu)\n",
                    hiddens[h], use_target, real_member, est_member, real_fixed, est_fixed);
             CHECK(est_member >= real_member && est_member <= real_member + real_member / 4,
                   "per-member estimate %zu within [1, 1.25] x what iql_setup.c allocates, %zu: keep "
-                  "sweep_member_bytes in step with alloc_buffers", est_member, real_member);
+                  "iql_memory_plan in step with alloc_buffers", est_member, real_member);
             CHECK(est_fixed + est_member >= one, "one member: estimate %zu >= %zu allocated", est_fixed + est_member, one);
             CHECK(3 * est_member + est_fixed >= three, "three members: estimate >= %zu allocated", three);
         }
