@@ -9,9 +9,9 @@ cd "$(dirname "$0")/.."
 tools/install-deps.sh
 tools/build.sh
 mkdir -p runs
-rm -rf runs/quickstart  # a second quickstart starts afresh rather than failing on the old run
 build/cuiql gen --env pendulum --behavior mixed --episodes 100 --seed 0 --out runs/pendulum-mixed.h5
 build/cuiql info runs/pendulum-mixed.h5
-build/cuiql train --config configs/seed.yaml --dataset runs/pendulum-mixed.h5 --out runs/quickstart \
+# --force: a second quickstart starts afresh, the first one's run moved to runs/quickstart/replaced-DATE/
+build/cuiql train --config configs/seed.yaml --dataset runs/pendulum-mixed.h5 --out runs/quickstart --force \
   --set env=pendulum --set steps=20000 --set log_every=250 --set eval_every=2000 --set eval_episodes=10
 tools/report.py runs/quickstart --episodes 50
