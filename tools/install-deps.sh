@@ -18,6 +18,7 @@ set -euo pipefail
 # APT_PACKAGES: "CHECK PACKAGE..." — the Debian packages are installed when CHECK fails:
 #   cmd:NAME    a command on PATH          pc:NAME    a pkg-config module
 #   py:MODULE   a module python3 imports   (checks run in this order; python3 comes before py:)
+#   fuzzer:CC   CC links -fsanitize=fuzzer (libFuzzer, in clang's compiler-rt)
 APT_PACKAGES=(
   "cmd:cc build-essential"
   "cmd:cmake cmake"
@@ -30,6 +31,7 @@ APT_PACKAGES=(
   "cmd:sbatch slurm-wlm"
   "cmd:munged munge"
   "cmd:clang clang"
+  "fuzzer:clang libclang-rt-dev"
   "cmd:python3 python3"
   "py:pip python3-pip"
 )
@@ -83,6 +85,9 @@ present() {  # present CHECK: 0 when the check holds
     cmd) command -v "$name" >/dev/null 2>&1 ;;
     pc) command -v pkg-config >/dev/null 2>&1 && pkg-config --exists "$name" 2>/dev/null ;;
     py) command -v "$PYTHON" >/dev/null 2>&1 && "$PYTHON" -c "import $name" >/dev/null 2>&1 ;;
+    fuzzer) command -v "$name" >/dev/null 2>&1 &&
+      echo 'int LLVMFuzzerTestOneInput(const unsigned char *d, unsigned long n) { (void)d; (void)n; return 0; }' |
+        "$name" -x c - -fsanitize=fuzzer -o /dev/null >/dev/null 2>&1 ;;
     *) echo "install-deps: unknown check '$1' in APT_PACKAGES" >&2; exit 2 ;;
   esac
 }
