@@ -10,7 +10,9 @@
 # happens here, where they are, for sm_90 and a portable x86-64-v3 host CPU, and every library
 # the binaries load beyond glibc, libstdc++ and the CUDA libraries travels with them in
 # build-gpu/lib, found through an RPATH (DT_RPATH, which also covers the libraries' own
-# dependencies, such as HDF5's libcurl). The build directory keeps this tree's absolute path
+# dependencies, such as HDF5's libcurl). Without MPI: the image has none, and OpenMPI's own
+# plugins load libraries an RPATH does not reach (data parallel on one GPU runs without it:
+# bench_data_parallel --local). The build directory keeps this tree's absolute path
 # (ctest files name it); gpu_session.sh links that path to the device's copy of the tree.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,7 +21,7 @@ build=$root/build-gpu
 if ! command -v nvcc >/dev/null && [ -x /usr/local/cuda/bin/nvcc ]; then export PATH="/usr/local/cuda/bin:$PATH"; fi
 
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DCUIQL_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 \
-  -DCUIQL_MARCH=x86-64-v3 -DPYTHON3=python3 \
+  -DCUIQL_MARCH=x86-64-v3 -DPYTHON3=python3 -DCUIQL_MPI=OFF \
   -DCMAKE_BUILD_RPATH="$build/lib" -DCMAKE_EXE_LINKER_FLAGS="-Wl,--disable-new-dtags" >/dev/null
 cmake --build "$build" -j "$(nproc)"
 

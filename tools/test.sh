@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # test.sh — installs what is missing, builds, and runs every test (ctest). GPU tests (label
 # gpu) skip where no CUDA device is present; run only them with: tools/test.sh -L gpu
-# Extra arguments go to ctest: tools/test.sh -LE 'learning|emu' leaves out the tests that take
+# Extra arguments go to ctest: tools/test.sh -LE 'learning|emu|fuzz|hostile|asan' leaves out the tests that take
 # minutes (the README says how long the whole run takes).
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -53,6 +53,7 @@ static int layout_init(ModelLayout *layout, int members, int obs_dim, int act_di
         if (hidden[i] < 1 || hidden[i] > MODEL_MAX_WIDTH)
             return error_set(err, "model: hidden layer %d has size %d (allowed 1..%d)", i, hidden[i], MODEL_MAX_WIDTH);
     if (act_dim > MODEL_MAX_WIDTH) return error_set(err, "model: action dimension %d is over %d", act_dim, MODEL_MAX_WIDTH);
+    if (obs_dim > MODEL_MAX_INPUT) return error_set(err, "model: state dimension %d is over %d", obs_dim, MODEL_MAX_INPUT);
     layout->members = members;
     layout->obs_dim = obs_dim;
     layout->act_dim = act_dim;

@@ -31,6 +31,7 @@
 
 #define MODEL_MAX_LAYERS 9  /* CONFIG_MAX_HIDDEN hidden layers + the output layer */
 #define MODEL_MAX_WIDTH 4096 /* widest hidden layer (and action vector) */
+#define MODEL_MAX_INPUT (1 << 20) /* widest state: bounds every width sum the layout forms in int */
 
 typedef enum { NET_POLICY, NET_VALUE, NET_Q, NET_COUNT } NetId;
 

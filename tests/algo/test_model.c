@@ -142,6 +142,13 @@ int main(void) {
     ModelLayout pop, one;
     CHECK(model_layout_init(&pop, 3, 4, 2, hidden, 2, &err) == 0, "layout: %s", err.msg);
     CHECK(model_layout_init(&one, 1, 4, 2, hidden, 2, &err) == 0, "layout: %s", err.msg);
+    /* a state width from a crafted checkpoint: refused before any width sum could overflow int
+     * (fuzz_checkpoint found obs_dim 2^31 - 1 + 2 in the aligned layout; tests/fuzz/regressions) */
+    ModelLayout huge;
+    CHECK(model_layout_init_aligned(&huge, 1, 2147483647, 2, hidden, 2, &err) == -1 && strstr(err.msg, "state dimension"),
+          "obs_dim 2^31 - 1 refused: %s", err.msg);
+    CHECK(model_layout_init(&huge, 1, MODEL_MAX_INPUT, MODEL_MAX_WIDTH, hidden, 2, &err) == 0, "the widest state: %s",
+          err.msg);
     size_t want = mlp_size(4, 2, hidden, 2, 3) + 3 * 2 + mlp_size(4, 1, hidden, 2, 3) + mlp_size(6, 1, hidden, 2, 6);
     CHECK(pop.n_params == want, "n_params %zu, want %zu", pop.n_params, want);
     CHECK(pop.net[NET_POLICY].begin == 0 && pop.net[NET_POLICY].end == pop.net[NET_VALUE].begin &&
