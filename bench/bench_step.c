@@ -10,7 +10,13 @@
  * max(FLOPs / GEMM rate, bytes / bandwidth) with the ratio measured/floor. Both ceilings are
  * measured on the same backend in the same run (bench/RESULTS.md). Also the memory the
  * training state takes, and with --phases a per-phase breakdown of eager steps timed by the
- * backend's stamps (CUDA events on the GPU). */
+ * backend's stamps (CUDA events on the GPU).
+ *
+ * The guard: the steps are timed twice, before and after the ceilings are measured, with the
+ * CPU time other processes and the hypervisor took meanwhile (machine_load.h); a rate that
+ * moves by more than 20 % between the two is reported with whether the machine was busy. A
+ * process whose speed changed by itself (a library warming up, the issue's "slow until one
+ * big GEMM") shows as a change on a quiet machine; another process's load, as a busy one. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +26,7 @@
 #include "run/backend_select.h"
 #include "algo/iql.h"
 #include "algo/model.h"
+#include "machine_load.h"
 
 static double now_seconds(void) {
     struct timespec ts;
@@ -87,6 +94,21 @@ static void measure_ceilings(Backend *b, int cpu, double *gemm_rate, double *ban
     b->ops->synchronize(b, &err);
     *bandwidth = reps * 2.0 * sizeof(float) * n * n / (now_seconds() - t);
     b->ops->release(b, x), b->ops->release(b, y), b->ops->release(b, z);
+}
+
+/* Times `steps` steps: their rate, and what the rest of the machine did meanwhile. */
+static double timed_steps(IqlState *s, Backend *b, int steps, LoadShare *load, Error *err) {
+    LoadSample before = load_sample();
+    for (int i = 0; i < steps; i++) iql_step(s);
+    if (b->ops->synchronize(b, err) || b->ops->status(b, err)) return -1;
+    LoadSample after = load_sample();
+    *load = load_share(before, after);
+    return steps / (after.wall - before.wall);
+}
+
+static void print_load(const char *what, double sps, LoadShare l) {
+    if (l.ok) printf("%s %.1f steps/s (other processes %.2f cores, steal %.2f)", what, sps, l.others, l.steal);
+    else printf("%s %.1f steps/s (no /proc/stat: load unknown)", what, sps);
 }
 
 int main(int argc, char **argv) {
@@ -166,17 +188,18 @@ int main(int argc, char **argv) {
         double per = (now_seconds() - t) / 5;
         steps = (int)fmin(fmax(2.0 / per, 10), 200000);
     }
-    double t = now_seconds();
-    for (int i = 0; i < steps; i++) iql_step(s);
-    if (b->ops->synchronize(b, &err) || b->ops->status(b, &err)) { fprintf(stderr, "bench_step: %s\n", err.msg); return 1; }
-    double elapsed = now_seconds() - t;
-    double sps = steps / elapsed;
+    LoadShare load_before, load_after;
+    double sps = timed_steps(s, b, steps, &load_before, &err);
+    if (sps < 0) { fprintf(stderr, "bench_step: %s\n", err.msg); return 1; }
+    double elapsed = steps / sps;
 
     char desc[256];
     b->ops->describe(b, desc, sizeof desc);
     double bytes = step_bytes(iql_layout(s), cfg.batch_size, cfg.target_update_rate < 1.0);
     double gemm_rate, bandwidth;
     measure_ceilings(b, device == DEVICE_CPU, &gemm_rate, &bandwidth);
+    double sps_after = timed_steps(s, b, steps, &load_after, &err);
+    if (sps_after < 0) { fprintf(stderr, "bench_step: %s\n", err.msg); return 1; }
     printf("device        %s\n", desc);
     printf("shape         B=%d P=%d hidden=", cfg.batch_size, members);
     for (int i = 0; i < cfg.n_hidden; i++) printf("%s%d", i ? "," : "", cfg.hidden[i]);
@@ -194,6 +217,24 @@ int main(int argc, char **argv) {
     printf("bandwidth     %.1f GB/s (copy, read+write, measured here)\n", bandwidth * 1e-9);
     printf("floor         %.1f steps/s (%s-bound: %.1f us GEMM, %.1f us bytes)   measured/floor = %.2f\n",
            1.0 / floor_s, flop_time > byte_time ? "GEMM" : "memory", flop_time * 1e6, byte_time * 1e6, sps * floor_s);
+    double change = sps_after / sps - 1;
+    print_load("load check    before the ceilings", sps, load_before);
+    print_load(", after", sps_after, load_after);
+    printf(": %+.0f %%\n", 100 * change);
+    if (fabs(change) > 0.20) {
+        /* Busy: others took a tenth of a core or more, or the hypervisor did, in either timing. */
+        double others = fmax(load_before.others, load_after.others), steal = fmax(load_before.steal, load_after.steal);
+        int known = load_before.ok && load_after.ok, busy = others >= 0.1 || steal >= 0.1;
+        fprintf(stderr, "bench_step: WARNING: the step rate moved %+.0f %% across the ceiling measurement (%.1f -> %.1f "
+                "steps/s); ", 100 * change, sps, sps_after);
+        if (!known) fprintf(stderr, "whether the machine was busy is unknown (no /proc/stat)\n");
+        else if (busy)
+            fprintf(stderr, "the machine was busy (other processes took up to %.2f cores, steal %.2f): these figures "
+                    "are not this machine's own, measure again when it is quiet\n", others, steal);
+        else
+            fprintf(stderr, "the machine was quiet, so the process itself changed speed: report it (bench/RESULTS.md "
+                    "§2)\n");
+    }
     /* On the CPU other processes move the free figure too: only the GPU's is the state's own. */
     printf("memory        %.1f MiB taken by the training state (free before create − after warm-up), %.1f of %.1f GiB in use\n",
            ((double)free_before - (double)free_after) / (1 << 20), (double)(mem_total - free_after) / (1 << 30),

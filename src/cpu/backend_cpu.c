@@ -1,5 +1,5 @@
-/* backend_cpu.c — the CPU backend: GEMMs through OpenBLAS, everything else in plain loops
- * around the per-element functions of iql_math.h (the same ones the CUDA kernels call).
+/* backend_cpu.c — the CPU backend: GEMMs through the BLAS of cpu_blas.h (OpenBLAS or BLIS),
+ * everything else in plain loops around the per-element functions of iql_math.h (the same ones the CUDA kernels call).
  *
  * It is a real trainer for machines without a GPU and the oracle the CUDA backend is tested
  * against, so every loop runs in a fixed order: results are bit-for-bit reproducible for a
@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "cuiql/backend.h"
+#include "cuiql/cpu_blas.h"
 #include "cuiql/iql_heads.h"
 #include "cuiql/philox.h"
 
@@ -41,7 +42,9 @@ static int cpu_synchronize(Backend *b, Error *err) { return cpu_status(b, err); 
 
 static void cpu_describe(Backend *b, char *buf, size_t len) {
     CpuBackend *cpu = (CpuBackend *)b;
-    snprintf(buf, len, "CPU (%s, %d BLAS threads)", openblas_get_config(), cpu->threads);
+    char blas[256];
+    cpu_blas_describe(blas, sizeof blas);
+    snprintf(buf, len, "CPU (%s, %d BLAS threads)", blas, cpu->threads);
 }
 
 static void *cpu_alloc(Backend *b, size_t bytes, Error *err) {
@@ -306,7 +309,6 @@ Backend *cpu_backend_create(const BackendOptions *opt, Error *err) {
     }
     cpu->base.ops = &cpu_ops;
     cpu->comm = opt ? opt->comm : NULL;
-    if (opt && opt->threads > 0) openblas_set_num_threads(opt->threads);
-    cpu->threads = openblas_get_num_threads();
+    cpu->threads = cpu_blas_set_threads(opt ? opt->threads : 0);
     return &cpu->base;
 }
