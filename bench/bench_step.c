@@ -230,7 +230,9 @@ int main(int argc, char **argv) {
         if (!known) fprintf(stderr, "whether the machine was busy is unknown (no /proc/stat)\n");
         else if (busy)
             fprintf(stderr, "the machine was busy (other processes took up to %.2f cores, steal %.2f): these figures "
-                    "are not this machine's own, measure again when it is quiet\n", others, steal);
+                    "are not this machine's own, measure again when it is quiet%s\n", others, steal,
+                    threads == 1 ? "" : "; several BLAS threads on shared cores wait for each other (--threads 1 "
+                                        "suffers less: bench/RESULTS.md §2a)");
         else
             fprintf(stderr, "the machine was quiet, so the process itself changed speed: report it (bench/RESULTS.md "
                     "§2)\n");

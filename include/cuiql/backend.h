@@ -123,7 +123,8 @@ typedef struct {
 } AdamWArgs;
 
 typedef struct {
-    int threads;               /* CPU: BLAS threads (0 = all cores) */
+    int threads;               /* CPU: BLAS threads (0 = the BLAS's default: all cores with
+                                  OpenBLAS, one with BLIS: cpu_blas.h) */
     int device_index;          /* CUDA */
     PrecisionKind precision;   /* CUDA: fp32 or tf32 GEMMs */
     int use_graphs;            /* CUDA: capture each step as a graph (1) or run eagerly (0) */

@@ -21,8 +21,8 @@ extern "C" {
  * "OpenBLAS 0.3.21 ... SkylakeX (kernels set by cuiql: OpenBLAS took Prescott for this CPU)". */
 void cpu_blas_describe(char *buf, size_t len);
 
-/* The library's thread count: set (threads > 0; 0 leaves the library's default, all cores)
- * and read back. */
+/* The library's thread count: set (threads > 0; 0 leaves the library's default: all cores
+ * for OpenBLAS, one thread for BLIS) and read back. */
 int cpu_blas_set_threads(int threads);
 
 #ifdef __cplusplus

@@ -34,7 +34,7 @@ static void train_usage(FILE *out) {
             "  --init-from CKPT   start from CKPT's network weights, at step 0 with fresh optimisers\n"
             "  --sweep K=V1,V2    train the cross product of values of tau, beta, seed as one population;\n"
             "                     each member gets DIR/tau{t}-beta{b}-seed{s}/\n"
-            "  --threads N        CPU backend: BLAS threads (default: all cores)\n"
+            "  --threads N        CPU backend: BLAS threads (default: all cores with OpenBLAS, 1 with BLIS)\n"
             "  --no-graphs        CUDA backend: launch kernels one by one instead of replaying a graph\n"
             "  --gemm-epilogues   CUDA backend: fuse each layer's bias and ReLU into its GEMM (cuBLASLt);\n"
             "                     experimental until measured on a GPU (bench/RESULTS.md)\n"

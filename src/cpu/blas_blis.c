@@ -10,7 +10,6 @@
 #include <blis.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <unistd.h>
 
 #include "cpu/cpu_isa.h"
 #include "cuiql/cpu_blas.h"
@@ -33,10 +32,12 @@ void cpu_blas_describe(char *buf, size_t len) {
              chose ? ", chosen by cuiql for this CPU's AVX-512" : "");
 }
 
-/* BLIS runs one thread unless told otherwise; 0 means all cores here, as with OpenBLAS,
- * unless BLIS_NUM_THREADS says otherwise. */
+/* 0 keeps BLIS's own default, one thread (unless BLIS_NUM_THREADS says otherwise), where
+ * OpenBLAS's is all cores: BLIS's threads meet at spinning barriers in every call, and with one
+ * of the CPU box's two cores taken by another process, 2 threads ran 0.5 steps/s at B = 256
+ * against 224 for 1 (bench/RESULTS.md §2d); the quick test suite timed out. */
 int cpu_blas_set_threads(int threads) {
-    if (threads <= 0 && bli_thread_get_num_threads() < 1) threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
+    if (threads <= 0 && bli_thread_get_num_threads() < 1) threads = 1;
     if (threads > 0) bli_thread_set_num_threads(threads);
     return (int)bli_thread_get_num_threads();
 }
