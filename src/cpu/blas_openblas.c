@@ -7,8 +7,8 @@
  * Measured on the CPU box (Intel family 6 model 207, a KVM guest with AVX-512; OpenBLAS
  * 0.3.21): Prescott 32 GFLOP/s on a 1024³ sgemm and 56–61 steps/s at B = 256, 1 thread;
  * OPENBLAS_CORETYPE=SkylakeX 107–125 GFLOP/s and 215–220 steps/s. The environment variable is
- * read only by that constructor, which runs before this program's own constructors (a shared
- * library's run first) and before any .preinit_array entry could set it in time (the C
+ * read only by that constructor, which runs before this program's own constructors (those of
+ * shared libraries run first) and before any .preinit_array entry could set it in time (the C
  * library's start-up replaces the environment after those), so the one way to set it is a
  * fresh exec. A warm-up GEMM cannot help: the kernels never change within a process.
  *
@@ -57,13 +57,20 @@ __attribute__((constructor)) static void choose_kernels(int argc, char **argv, c
         return;
     }
     if (getenv("OPENBLAS_CORETYPE") || !argv) return;  /* the user's choice stands */
+    /* Only a DYNAMIC_ARCH build has kernel sets to choose from and reads the variable. */
+    if (!strstr(openblas_get_config(), "DYNAMIC_ARCH")) return;
     const char *core = openblas_get_corename();
     int want = cpu_isa_level();
     if (!core || core_level(core) >= want) return;
     static const char *const names[] = {"", "Sandybridge", "Haswell", "SkylakeX"};
-    if (setenv("OPENBLAS_CORETYPE", names[want], 1) || setenv(REEXEC_MARK, core, 1)) return;
-    execv("/proc/self/exe", argv);
-    /* Still here: no /proc. Say how to get the fast kernels and go on with the slow ones. */
+    /* Started through the dynamic loader (ld-linux.so PROGRAM): argv no longer names the
+     * loader, so executing it again would misread argv. Warn instead, below. */
+    char exe[4096];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    exe[n > 0 ? n : 0] = 0;
+    if (!strstr(exe, "/ld-linux") && !setenv("OPENBLAS_CORETYPE", names[want], 1) && !setenv(REEXEC_MARK, core, 1))
+        execv("/proc/self/exe", argv);
+    /* Still here: no /proc, or the loader case. Say how to get the fast kernels; go on without. */
     unsetenv("OPENBLAS_CORETYPE");
     unsetenv(REEXEC_MARK);
     fprintf(stderr, "cuiql: OpenBLAS runs its %s kernels on this CPU, which has faster ones; "
