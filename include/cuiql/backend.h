@@ -126,7 +126,8 @@ typedef struct {
 } AdamWArgs;
 
 typedef struct {
-    int threads;               /* CPU: BLAS threads (0 = all cores) */
+    int threads;               /* CPU: BLAS threads (0 = the BLAS's default: all cores with
+                                  OpenBLAS, one with BLIS: cpu_blas.h) */
     int device_index;          /* CUDA */
     PrecisionKind precision;   /* CUDA: fp32 or tf32 GEMMs */
     int use_graphs;            /* CUDA: capture each step as a graph (1) or run eagerly (0) */
@@ -166,10 +167,12 @@ typedef struct {
     /* Concurrency inside a step. fork(n) opens n lanes; lane(i) sends the calls after it to
      * lane i; lane_wait(w, src) makes the calls lane w gets from now on wait for every call
      * lane src has had so far; join() waits for every lane and closes them. A call on one lane
-     * may use another lane's output only after such a wait. The CPU runs everything in the
-     * order it is issued; CUDA (with parallel_nets) gives each lane a stream forked from the
-     * step stream, which a captured graph keeps as parallel branches. At most
-     * BACKEND_MAX_LANES lanes. */
+     * may use another lane's output only after such a wait. The CPU with one BLAS thread runs
+     * everything in the order it is issued; with more, it records a fork's calls and at join
+     * runs the groups of lanes that waits connect on that many threads (src/cpu/lanes.h), so
+     * a call between fork and join may not read what an unconnected lane writes even before
+     * join. CUDA (with parallel_nets) gives each lane a stream forked from the step stream,
+     * which a captured graph keeps as parallel branches. At most BACKEND_MAX_LANES lanes. */
     void (*fork)(Backend *, int lanes);
     void (*lane)(Backend *, int index);
     void (*lane_wait)(Backend *, int waiter, int source);

@@ -80,6 +80,27 @@ static void json_number(FILE *f, const char *name, double x) {
 
 static const char *precision_name(PrecisionKind p) { return p == PRECISION_TF32 ? "tf32" : "fp32"; }
 
+/* A step rate that moved by more than 20 % across the ceiling measurement, on stderr, saying
+ * whether the machine was busy meanwhile: busy, the figures are not this machine's own; quiet,
+ * the process itself changed speed (a library warming up, denormals setting in: both were found
+ * this way, bench/RESULTS.md §2). */
+static void guard_report(const BenchResult *r, int threads) {
+    double change = r->steps_per_s_after_ceilings / r->steps_per_s - 1;
+    if (!(fabs(change) > 0.20)) return;
+    double others = fmax(r->load_before.others, r->load_after.others);
+    double steal = fmax(r->load_before.steal, r->load_after.steal);
+    fprintf(stderr, "cuiql bench: WARNING: the step rate moved %+.0f %% across the ceiling measurement (%.1f -> %.1f "
+            "steps/s); ", 100 * change, r->steps_per_s, r->steps_per_s_after_ceilings);
+    if (!r->load_before.ok || !r->load_after.ok)
+        fprintf(stderr, "whether the machine was busy is unknown (no /proc/stat)\n");
+    else if (others >= 0.1 || steal >= 0.1)
+        fprintf(stderr, "the machine was busy (other processes took up to %.2f cores, steal %.2f): these figures are not "
+                "this machine's own; measure again when it is quiet%s\n", others, steal,
+                threads == 1 ? "" : " (several BLAS threads on shared cores wait for each other: --threads 1 suffers less)");
+    else
+        fprintf(stderr, "the machine was quiet, so the process itself changed speed: report it (bench/RESULTS.md §2)\n");
+}
+
 static void print_json(FILE *f, const BenchSpec *sp, const BenchResult *r, int count_only) {
     fputs("{\"device\":", f);
     json_string(f, count_only ? "" : r->device);
@@ -110,6 +131,11 @@ static void print_json(FILE *f, const BenchSpec *sp, const BenchResult *r, int c
     json_number(f, "memory_bytes_per_member", (double)r->memory.total / sp->members);
     json_number(f, "memory_state_bytes", (double)r->memory.total);
     json_number(f, "memory_measured_bytes", r->measured_bytes);
+    /* null except on the first configuration (and where /proc/stat could not be read) */
+    int load_known = r->guarded && r->load_before.ok && r->load_after.ok;
+    json_number(f, "guard_steps_per_s_after_ceilings", r->guarded ? r->steps_per_s_after_ceilings : NAN);
+    json_number(f, "guard_other_cores", load_known ? fmax(r->load_before.others, r->load_after.others) : NAN);
+    json_number(f, "guard_steal_cores", load_known ? fmax(r->load_before.steal, r->load_after.steal) : NAN);
     fprintf(f, ",\"phase_steps\":%d,\"phases_us\":{", r->phase_steps);
     for (int ph = 0; ph < IQL_PHASE_COUNT; ph++) {
         fprintf(f, "%s\"%s\":", ph ? "," : "", iql_phase_names[ph]);
@@ -146,6 +172,11 @@ static void print_text(FILE *f, const BenchSpec *sp, const BenchResult *r, int c
     fprintf(f, "  floor       %.1f steps/s (%s-bound: %.1f us GEMM, %.1f us bytes)   measured/floor = %.3f\n",
             r->floor_steps_per_s, r->memory_bound ? "memory" : "GEMM", r->floor_gemm_s * 1e6, r->floor_bytes_s * 1e6,
             r->measured_over_floor);
+    if (r->guarded)
+        fprintf(f, "  load check  %.1f steps/s before the ceilings, %.1f after (%+.0f %%); other processes %.2f / %.2f "
+                   "cores, steal %.2f / %.2f\n", r->steps_per_s, r->steps_per_s_after_ceilings,
+                100 * (r->steps_per_s_after_ceilings / r->steps_per_s - 1), r->load_before.others, r->load_after.others,
+                r->load_before.steal, r->load_after.steal);
     fprintf(f, "  memory      %.1f MiB per member (state %.1f MiB", per_member, (double)r->memory.total / (1 << 20));
     if (isfinite(r->measured_bytes))
         fprintf(f, "; measured %.1f MiB: state, dataset, graphs, workspaces", r->measured_bytes / (1 << 20));
@@ -282,14 +313,24 @@ static int run_precision(const BenchOptions *o, PrecisionKind precision, FILE *o
         for (int mi = 0; mi < o->n_members && !rc; mi++) {
             spec.batch = o->batches[bi], spec.members = o->members[mi];
             BenchRun *run = bench_setup(b, &spec, err);
-            double rate = 0, phase_s[IQL_PHASE_COUNT] = {0};
-            int steps = 0;
-            rc = !run || bench_time_steps(run, o->steps, o->seconds, &rate, &steps, err) ||
-                 (!have_ceilings && bench_ceilings(b, &ceilings, err)) || bench_phases(run, o->phases, phase_s, err);
+            double rate = 0, rate_after = NAN, phase_s[IQL_PHASE_COUNT] = {0};
+            int steps = 0, guarded = !have_ceilings, steps_again = 0;
+            LoadShare load = {0}, load_after = {0};
+            /* The guard: the first configuration is timed again after the ceilings (a large GEMM
+             * and copy), with what the rest of the machine took meanwhile (guard_report). */
+            rc = !run || bench_time_steps(run, o->steps, o->seconds, &rate, &steps, &load, err) ||
+                 (!have_ceilings && bench_ceilings(b, &ceilings, err)) ||
+                 (guarded && bench_time_steps(run, steps, o->seconds, &rate_after, &steps_again, &load_after, err)) ||
+                 bench_phases(run, o->phases, phase_s, err);
             if (!rc) {
                 have_ceilings = 1;
                 BenchResult r;
                 bench_result(run, &ceilings, rate, steps, phase_s, o->phases, &r);
+                r.guarded = guarded;
+                r.steps_per_s_after_ceilings = rate_after;
+                r.load_before = load;
+                r.load_after = load_after;
+                if (guarded) guard_report(&r, spec.threads);
                 if (o->json) print_json(out, &spec, &r, 0);
                 else print_text(out, &spec, &r, 0);
                 fflush(out);

@@ -47,7 +47,7 @@ static void train_usage(FILE *out) {
             "  --memory-budget S  memory the population may use (512M, 8G; default: what the device has\n"
             "                     free); more members than fit train in consecutive groups\n"
             "  --progress-every S a progress line at least every S seconds (default 30; 0: only at logs)\n"
-            "  --threads N        CPU backend: BLAS threads (default: all cores)\n"
+            "  --threads N        CPU backend: BLAS threads (default: all cores with OpenBLAS, 1 with BLIS)\n"
             "  --no-graphs        CUDA backend: launch kernels one by one instead of replaying a graph\n"
             "  --gemm-epilogues   CUDA backend: fuse each layer's bias and ReLU into its GEMM (cuBLASLt);\n"
             "                     experimental until measured on a GPU (bench/RESULTS.md)\n"

@@ -1,11 +1,11 @@
 /* version.c — `cuiql --version`: what this build contains and which libraries it runs on. */
-#include <cblas.h>
 #include <hdf5.h>
 #include <stdio.h>
 #include <yaml.h>
 
 #include "cli/commands.h"
 #include "comm/comm.h"
+#include "cuiql/cpu_blas.h"
 #include "run/backend_select.h"
 
 #ifdef CUIQL_HAVE_CUDA
@@ -17,7 +17,10 @@ void print_version(void) {
     H5get_libversion(&maj, &min, &rel);
     printf("cuiql %s\n", CUIQL_VERSION);
     printf("backends: cpu%s\n", backend_cuda_compiled() ? ", cuda" : "");
-    printf("HDF5 %u.%u.%u, libyaml %s, %s\n", maj, min, rel, yaml_get_version_string(), openblas_get_config());
+    char blas[256];
+    cpu_blas_describe(blas, sizeof blas);
+    printf("HDF5 %u.%u.%u, libyaml %s\n", maj, min, rel, yaml_get_version_string());
+    printf("CPU BLAS (-DCUIQL_BLAS=%s): %s\n", CUIQL_BLAS, blas);
 #ifdef CUIQL_HAVE_CUDA
     int runtime = 0, driver = 0;
     cudaRuntimeGetVersion(&runtime);

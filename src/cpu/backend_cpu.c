@@ -1,5 +1,5 @@
-/* backend_cpu.c — the CPU backend: GEMMs through OpenBLAS, everything else in plain loops
- * around the per-element functions of iql_math.h (the same ones the CUDA kernels call).
+/* backend_cpu.c — the CPU backend: GEMMs through the BLAS of cpu_blas.h (OpenBLAS or BLIS),
+ * everything else in plain loops around the per-element functions of iql_math.h (the same ones the CUDA kernels call).
  *
  * It is a real trainer for machines without a GPU and the oracle the CUDA backend is tested
  * against, so every loop runs in a fixed order: results are bit-for-bit reproducible for a
@@ -13,8 +13,10 @@
 
 #include "base/sizes.h"
 #include "cuiql/backend.h"
+#include "cuiql/cpu_blas.h"
 #include "cuiql/iql_heads.h"
 #include "cuiql/philox.h"
+#include "cpu/lanes.h"
 
 typedef struct {
     Backend base;
@@ -23,7 +25,15 @@ typedef struct {
     Comm *comm;                         /* data parallel: allreduce_sum's ranks; NULL otherwise */
     int failed;                         /* sticky: the first failed all-reduce, reported by status */
     Error error;
+    Lanes lanes;                        /* threads ≥ 2: a fork's lanes run on threads (lanes.h) */
 } CpuBackend;
+
+/* Anything recorded on lanes runs first, in order: for ops that are not recorded (lanes.h). */
+static void run_call(Backend *b, const LaneCall *c);
+static void settle(Backend *b) {
+    CpuBackend *cpu = (CpuBackend *)b;
+    if (cpu->lanes.recording) lanes_flush(&cpu->lanes, b, run_call);
+}
 
 /* The CPU's replay is a view of the host dataset: the data already lives in this memory. */
 struct Replay {
@@ -38,11 +48,16 @@ static int cpu_status(Backend *b, Error *err) {
     CpuBackend *cpu = (CpuBackend *)b;
     return cpu->failed ? error_set(err, "CPU backend: %s", cpu->error.msg) : 0;
 }
-static int cpu_synchronize(Backend *b, Error *err) { return cpu_status(b, err); }
+static int cpu_synchronize(Backend *b, Error *err) {
+    settle(b);
+    return cpu_status(b, err);
+}
 
 static void cpu_describe(Backend *b, char *buf, size_t len) {
     CpuBackend *cpu = (CpuBackend *)b;
-    snprintf(buf, len, "CPU (%s, %d BLAS threads)", openblas_get_config(), cpu->threads);
+    char blas[256];
+    cpu_blas_describe(blas, sizeof blas);
+    snprintf(buf, len, "CPU (%s, %d BLAS threads)", blas, cpu->threads);
 }
 
 static void *cpu_alloc(Backend *b, size_t bytes, Error *err) {
@@ -100,7 +115,7 @@ static void cpu_finish_step(Backend *b, StepScalars *s) { (void)b; s->step += 1;
 
 static void cpu_sample_batch(Backend *b, Replay *replay, const SamplingArgs *args, const StepScalars *scalars,
                              Batch *out) {
-    (void)b;
+    settle(b);
     const ReplaySource *d = &replay->src;
     int S = d->obs_dim, A = d->act_dim, B = out->rows;
     size_t ld = (size_t)out->state_ld, ld_sa = (size_t)out->state_action_ld;
@@ -128,17 +143,15 @@ static void cpu_sample_batch(Backend *b, Replay *replay, const SamplingArgs *arg
 
 /* ---- layers -------------------------------------------------------------------------------- */
 
-static void cpu_gemm(Backend *b, const GemmArgs *g) {
-    (void)b;
+static void gemm_now(const GemmArgs *g) {
     for (int i = 0; i < g->batch; i++)
         cblas_sgemm(CblasRowMajor, g->trans_a ? CblasTrans : CblasNoTrans, g->trans_b ? CblasTrans : CblasNoTrans,
                     g->m, g->n, g->k, g->alpha, g->a + i * g->stride_a, g->lda, g->b + i * g->stride_b, g->ldb,
                     g->beta, g->c + i * g->stride_c, g->ldc);
 }
 
-static void cpu_bias_activation(Backend *b, float *y, const float *bias, int64_t bias_stride, int members, int rows,
-                                int cols, Activation act) {
-    (void)b;
+static void bias_activation_now(float *y, const float *bias, int64_t bias_stride, int members, int rows, int cols,
+                                Activation act) {
     for (int e = 0; e < members; e++) {
         const float *be = bias + (size_t)e * bias_stride;
         for (int r = 0; r < rows; r++) {
@@ -151,19 +164,59 @@ static void cpu_bias_activation(Backend *b, float *y, const float *bias, int64_t
     }
 }
 
-static void cpu_gemm_bias_activation(Backend *b, const GemmArgs *g, const float *bias, int64_t bias_stride,
-                                     Activation act) {
-    cpu_gemm(b, g);
-    cpu_bias_activation(b, g->c, bias, bias_stride, g->batch, g->m, g->n, act);
-}
-
-static void cpu_relu_backward(Backend *b, float *dy, const float *y, int64_t n) {
-    (void)b;
+static void relu_backward_now(float *dy, const float *y, int64_t n) {
     for (int64_t i = 0; i < n; i++) dy[i] = iql_relu_backward(dy[i], y[i]);
 }
 
-static void cpu_column_sums(Backend *b, float *out, const float *in, int members, int rows, int cols) {
+static void run_call(Backend *b, const LaneCall *c) {
     (void)b;
+    switch (c->kind) {
+    case LANE_GEMM: gemm_now(&c->g); break;
+    case LANE_GEMM_BIAS_ACTIVATION:
+        gemm_now(&c->g);
+        bias_activation_now(c->g.c, c->bias, c->bias_stride, c->g.batch, c->g.m, c->g.n, c->act);
+        break;
+    case LANE_RELU_BACKWARD: relu_backward_now(c->dy, c->y, c->n); break;
+    }
+}
+
+/* The three ops a fork's lanes issue: recorded while lanes are open, run at once otherwise. */
+static void issue(Backend *b, const LaneCall *call) {
+    CpuBackend *cpu = (CpuBackend *)b;
+    if (cpu->lanes.recording) {
+        LaneCall *c = lanes_record(&cpu->lanes);
+        if (!c) {  /* full: what is recorded runs now, in order, and this call after it */
+            lanes_flush(&cpu->lanes, b, run_call);
+            c = lanes_record(&cpu->lanes);
+        }
+        int lane = c->lane;
+        *c = *call;
+        c->lane = lane;
+        return;
+    }
+    run_call(b, call);
+}
+
+static void cpu_gemm(Backend *b, const GemmArgs *g) { issue(b, &(LaneCall){.kind = LANE_GEMM, .g = *g}); }
+
+static void cpu_gemm_bias_activation(Backend *b, const GemmArgs *g, const float *bias, int64_t bias_stride,
+                                     Activation act) {
+    issue(b, &(LaneCall){.kind = LANE_GEMM_BIAS_ACTIVATION, .g = *g, .bias = bias, .bias_stride = bias_stride,
+                         .act = act});
+}
+
+static void cpu_relu_backward(Backend *b, float *dy, const float *y, int64_t n) {
+    issue(b, &(LaneCall){.kind = LANE_RELU_BACKWARD, .dy = dy, .y = y, .n = n});
+}
+
+static void cpu_bias_activation(Backend *b, float *y, const float *bias, int64_t bias_stride, int members, int rows,
+                                int cols, Activation act) {
+    settle(b);
+    bias_activation_now(y, bias, bias_stride, members, rows, cols, act);
+}
+
+static void cpu_column_sums(Backend *b, float *out, const float *in, int members, int rows, int cols) {
+    settle(b);
     for (int e = 0; e < members; e++) {
         float *o = out + (size_t)e * cols;
         memset(o, 0, sizeof(float) * cols);
@@ -175,7 +228,7 @@ static void cpu_column_sums(Backend *b, float *out, const float *in, int members
 }
 
 static void cpu_row_sums(Backend *b, float *out, const float *in, int64_t rows, int cols) {
-    (void)b;
+    settle(b);
     for (int64_t r = 0; r < rows; r++) {
         const float *row = in + r * cols;
         double acc = 0;  /* logging sums over up to millions of rows: accumulate in double */
@@ -187,14 +240,14 @@ static void cpu_row_sums(Backend *b, float *out, const float *in, int64_t rows, 
 /* ---- losses ---------------------------------------------------------------------------------- */
 
 static void cpu_value_critic_heads(Backend *b, const HeadsArgs *h) {
-    (void)b;
+    settle(b);
     float inv_batch = iql_inv_batch(h->rows, h->mean_rows);
     for (int p = 0; p < h->members; p++)
         for (int i = 0; i < h->rows; i++) iql_value_critic_row(h, p, i, inv_batch);
 }
 
 static void cpu_policy_head(Backend *b, const PolicyHeadArgs *h) {
-    (void)b;
+    settle(b);
     float inv_batch = iql_inv_batch(h->rows, h->mean_rows);
     for (int p = 0; p < h->members; p++)
         for (int i = 0; i < h->rows; i++) iql_policy_row(h, p, i, inv_batch);
@@ -203,7 +256,7 @@ static void cpu_policy_head(Backend *b, const PolicyHeadArgs *h) {
 /* ---- optimiser ------------------------------------------------------------------------------- */
 
 static void cpu_adamw(Backend *b, const AdamWArgs *a) {
-    (void)b;
+    settle(b);
     const StepScalars *s = a->scalars;
     /* restrict: the four buffers never overlap, which lets the loop vectorise */
     float *restrict param = a->param, *restrict m = a->m, *restrict v = a->v;
@@ -219,12 +272,12 @@ static void cpu_adamw(Backend *b, const AdamWArgs *a) {
 }
 
 static void cpu_polyak(Backend *b, float *target, const float *online, float rho, int64_t n) {
-    (void)b;
+    settle(b);
     for (int64_t i = 0; i < n; i++) target[i] = iql_polyak(target[i], online[i], rho);
 }
 
 static void cpu_copy(Backend *b, float *dst, const float *src, int64_t n) {
-    (void)b;
+    settle(b);
     memcpy(dst, src, sizeof(float) * (size_t)n);
 }
 
@@ -232,12 +285,13 @@ static void cpu_copy(Backend *b, float *dst, const float *src, int64_t n) {
  * step ops return nothing (backend.h). */
 static void cpu_allreduce_sum(Backend *b, float *buf, int64_t n) {
     CpuBackend *cpu = (CpuBackend *)b;
+    settle(b);
     if (!cpu->comm || cpu->failed || n <= 0) return;
     if (cpu->comm->ops->allreduce_sum(cpu->comm, buf, n, COMM_FLOAT, &cpu->error)) cpu->failed = 1;
 }
 
 static void cpu_init_uniform(Backend *b, float *dst, int64_t n, float bound, uint64_t seed, uint64_t subsequence) {
-    (void)b;
+    settle(b);
     for (int64_t j = 0; j < n; j++)
         dst[j] = bound * (2.0f * philox_uniform01(philox_value(seed, subsequence, (uint64_t)j)) - 1.0f);
 }
@@ -246,6 +300,7 @@ static void cpu_init_uniform(Backend *b, float *dst, int64_t n, float bound, uin
 
 /* Every op has finished when it returns, so the clock read now is the stream's point. */
 static void cpu_time_mark(Backend *b, int slot) {
+    settle(b);
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     if (slot >= 0 && slot < BACKEND_TIME_SLOTS) ((CpuBackend *)b)->stamps[slot] = ts.tv_sec + ts.tv_nsec * 1e-9;
@@ -268,11 +323,28 @@ static int cpu_memory_info(Backend *b, size_t *free_bytes, size_t *total_bytes, 
     return 0;
 }
 
-/* Lanes run in order: each op has finished when it returns. */
-static void cpu_fork(Backend *b, int lanes) { (void)b; (void)lanes; }
-static void cpu_lane(Backend *b, int index) { (void)b; (void)index; }
-static void cpu_lane_wait(Backend *b, int waiter, int source) { (void)b; (void)waiter; (void)source; }
-static void cpu_join(Backend *b) { (void)b; }
+/* One BLAS thread: lanes run in order, each op finished when it returns. More: the lanes'
+ * independent groups run on that many threads at join, one BLAS thread each (lanes.h). */
+static void cpu_fork(Backend *b, int lanes) {
+    CpuBackend *cpu = (CpuBackend *)b;
+    settle(b);
+    if (cpu->threads >= 2 && lanes >= 2) lanes_fork(&cpu->lanes, lanes);
+}
+static void cpu_lane(Backend *b, int index) {
+    CpuBackend *cpu = (CpuBackend *)b;
+    if (cpu->lanes.recording) lanes_select(&cpu->lanes, index);
+}
+static void cpu_lane_wait(Backend *b, int waiter, int source) {
+    CpuBackend *cpu = (CpuBackend *)b;
+    if (cpu->lanes.recording) lanes_wait(&cpu->lanes, waiter, source);
+}
+static void cpu_join(Backend *b) {
+    CpuBackend *cpu = (CpuBackend *)b;
+    if (!cpu->lanes.recording) return;
+    cpu_blas_set_threads(1);
+    lanes_join(&cpu->lanes, b, run_call, cpu->threads);
+    cpu_blas_set_threads(cpu->threads);
+}
 
 static const BackendOps cpu_ops = {
     .name = "cpu",
@@ -320,7 +392,6 @@ Backend *cpu_backend_create(const BackendOptions *opt, Error *err) {
     }
     cpu->base.ops = &cpu_ops;
     cpu->comm = opt ? opt->comm : NULL;
-    if (opt && opt->threads > 0) openblas_set_num_threads(opt->threads);
-    cpu->threads = openblas_get_num_threads();
+    cpu->threads = cpu_blas_set_threads(opt ? opt->threads : 0);
     return &cpu->base;
 }

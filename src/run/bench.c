@@ -149,7 +149,8 @@ fail:
     return NULL;
 }
 
-int bench_time_steps(BenchRun *run, int steps, double seconds, double *steps_per_s, int *steps_run, Error *err) {
+int bench_time_steps(BenchRun *run, int steps, double seconds, double *steps_per_s, int *steps_run, LoadShare *load,
+                     Error *err) {
     const BackendOps *o = run->b->ops;
     if (steps <= 0) {  /* calibrate: a few steps, then as many as fit in `seconds` */
         double t = now_seconds();
@@ -158,10 +159,12 @@ int bench_time_steps(BenchRun *run, int steps, double seconds, double *steps_per
         double per = (now_seconds() - t) / 3;
         steps = (int)fmin(fmax(seconds / fmax(per, 1e-9), 5), 1000000);
     }
-    double t = now_seconds();
+    LoadSample before = load_sample();
     for (int i = 0; i < steps; i++) iql_step(run->s);
     if (o->synchronize(run->b, err) || o->status(run->b, err)) return -1;
-    double elapsed = now_seconds() - t;
+    LoadSample after = load_sample();
+    if (load) *load = load_share(before, after);
+    double elapsed = after.wall - before.wall;
     *steps_per_s = steps / fmax(elapsed, 1e-12);
     *steps_run = steps;
     return 0;

@@ -10,6 +10,7 @@
 #define CUIQL_RUN_BENCH_H
 
 #include "algo/iql.h"
+#include "run/machine_load.h"
 #include "algo/model.h"
 
 typedef struct {
@@ -40,7 +41,8 @@ void bench_free(BenchRun *run);
 
 /* Times `steps` steps (0: as many as take about `seconds`, at least 5), synchronised at the
  * end: steps per second of wall time. */
-int bench_time_steps(BenchRun *run, int steps, double seconds, double *steps_per_s, int *steps_run, Error *err);
+int bench_time_steps(BenchRun *run, int steps, double seconds, double *steps_per_s, int *steps_run, LoadShare *load,
+                     Error *err);
 
 /* Eager steps with a backend time stamp between phases (CUDA events on the GPU): the mean
  * time of each phase in seconds. Not the rate: a graph runs a step faster. */
@@ -71,6 +73,11 @@ typedef struct {
                                   the replay's dataset included); CPU: NAN (others move it) */
     int phase_steps;
     double phase_s[IQL_PHASE_COUNT];       /* mean per step */
+    /* The guard (the first configuration only): the same steps timed again after the ceilings,
+     * and what other processes and the hypervisor took during each timing (machine_load.h). */
+    int guarded;
+    double steps_per_s_after_ceilings;
+    LoadShare load_before, load_after;
 } BenchResult;
 
 /* The figures of one configuration from its timings and the ceilings. */

@@ -22,6 +22,9 @@ FIELDS = {
     "floor_gemm_us": (int, float), "floor_bytes_us": (int, float), "measured_over_floor": (int, float),
     "memory_bytes_per_member": (int, float), "memory_state_bytes": (int, float), "memory_measured_bytes": type(None),
     "phase_steps": int, "phases_us": dict,
+    # the guard: numbers on the first configuration of a run, null on the others (and with --count-only)
+    "guard_steps_per_s_after_ceilings": (int, float, type(None)), "guard_other_cores": (int, float, type(None)),
+    "guard_steal_cores": (int, float, type(None)),
 }
 PHASES = ["sample", "forward", "heads", "backward", "reduce", "optimize"]  # reduce: data parallel only (≈ 0 otherwise)
 
@@ -42,7 +45,7 @@ def main():
     lines = [line for line in p.stdout.splitlines() if line.strip()]
     check(len(lines) == 4, f"one line per configuration (2 batches x 2 member counts), got {len(lines)}")
     seen = set()
-    for line in lines:
+    for i, line in enumerate(lines):
         try:
             r = json.loads(line)
         except json.JSONDecodeError as e:
@@ -69,6 +72,12 @@ def main():
         check(close(r["memory_bytes_per_member"] * r["members"], r["memory_state_bytes"]), "memory per member")
         check(sorted(r["phases_us"]) == sorted(PHASES) and all(v >= 0 for v in r["phases_us"].values()),
               f"phases: {r['phases_us']}")
+        # the guard times the first configuration twice (before and after the ceilings), no other
+        guard = r["guard_steps_per_s_after_ceilings"]
+        check((guard is not None and guard > 0) if i == 0 else guard is None, f"configuration {i}: guard rate {guard}")
+        if i == 0 and os.path.exists("/proc/stat"):
+            check(r["guard_other_cores"] is not None and r["guard_other_cores"] >= 0 and r["guard_steal_cores"] >= 0,
+                  f"the guard reports the machine's load: {r['guard_other_cores']}, {r['guard_steal_cores']}")
     check(seen == {(8, 1), (8, 3), (33, 1), (33, 3)}, f"every configuration ran: {sorted(seen)}")
 
     # The text form: one block per configuration, with each figure the issue asks for.

@@ -1,6 +1,7 @@
 /* test_cpu_ops.c — every CPU backend op against a naive float64 implementation written here
  * from docs/algorithm.md (not from iql_math.h), on random inputs of awkward sizes, with every output
  * poisoned (NaN) before each call so an unwritten element fails. */
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -221,6 +222,22 @@ static void test_optimizer(Backend *b) {
                    .hyper = iql_adam_hyper(0.9, 0.999, 1e-8, 0.01), .scalars = &sc};
     b->ops->adamw(b, &a);
     CHECK(test_rel_error_d(p, pr, n) < 1e-6, "adamw: rel error %.3g", test_rel_error_d(p, pr, n));
+
+    /* A parameter whose gradient stays 0 (a dead ReLU unit): its m decays by β1 each step into
+     * the subnormal range, where 0.9 × the smallest subnormals rounds back to themselves. The
+     * stored moments must reach 0 instead (iql_adamw_elem: subnormals are slow on x86), and the
+     * parameter must not move for it. m starts at 1e-36: subnormal after 42 steps. */
+    float dp[2] = {0.5f, -0.25f}, dg[2] = {0, 0}, dm[2] = {1e-36f, -1e-36f}, dv[2] = {1e-6f, 1e-6f};
+    AdamWArgs dead = {.param = dp, .grad = dg, .m = dm, .v = dv, .n = 2, .group_end = {2, 2, 2},
+                      .hyper = iql_adam_hyper(0.9, 0.999, 1e-8, 0), .scalars = &sc};
+    int reached_zero = 0, stayed_normal = 1;
+    for (int k = 0; k < 400; k++) {
+        b->ops->adamw(b, &dead);
+        for (int i = 0; i < 2; i++) stayed_normal &= dm[i] == 0 || fabsf(dm[i]) >= FLT_MIN;
+        reached_zero = dm[0] == 0 && dm[1] == 0;
+    }
+    CHECK(stayed_normal && reached_zero, "adamw: decaying moments go to 0, never subnormal (m %g %g)", dm[0], dm[1]);
+    CHECK(dp[0] == 0.5f && dp[1] == -0.25f, "adamw: a dead parameter keeps its value (%.9g %.9g)", dp[0], dp[1]);
 
     float *t = rand_buf(n, -1, 1), *o = rand_buf(n, -1, 1);
     double *tr = malloc(sizeof(double) * n);

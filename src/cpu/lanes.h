@@ -1,0 +1,49 @@
+/* lanes.h — the CPU backend's lanes (backend.h fork/lane/lane_wait/join) run on threads.
+ *
+ * Between fork and join the backend records its calls instead of running them, with the lane
+ * each was issued on. At join, lanes joined by a lane_wait form one group; groups are
+ * independent by backend.h's contract (a lane uses another's output only after a wait), so they
+ * run on up to `workers` threads at once, each group's calls in the order they were issued. */
+#ifndef CUIQL_CPU_LANES_H
+#define CUIQL_CPU_LANES_H
+
+#include "cuiql/backend.h"
+
+#define LANES_MAX_CALLS 256
+
+typedef enum { LANE_GEMM, LANE_GEMM_BIAS_ACTIVATION, LANE_RELU_BACKWARD } LaneCallKind;
+
+typedef struct {
+    LaneCallKind kind;
+    int lane;
+    GemmArgs g;           /* LANE_GEMM, LANE_GEMM_BIAS_ACTIVATION */
+    const float *bias;    /* LANE_GEMM_BIAS_ACTIVATION: member e's at bias + e·bias_stride */
+    int64_t bias_stride;
+    Activation act;
+    float *dy;            /* LANE_RELU_BACKWARD */
+    const float *y;
+    int64_t n;
+} LaneCall;
+
+typedef void (*LaneRun)(Backend *b, const LaneCall *call);
+
+typedef struct {
+    int recording;
+    int lanes, current;
+    int group[BACKEND_MAX_LANES];
+    int n_calls;
+    LaneCall calls[LANES_MAX_CALLS];
+} Lanes;
+
+void lanes_fork(Lanes *l, int lanes);
+void lanes_select(Lanes *l, int lane);
+void lanes_wait(Lanes *l, int waiter, int source);
+/* A slot for the next call on the current lane; NULL when full (the caller runs what was
+ * recorded first: lanes_flush). */
+LaneCall *lanes_record(Lanes *l);
+/* Runs every recorded call in issue order on this thread (no parallelism), keeps recording. */
+void lanes_flush(Lanes *l, Backend *b, LaneRun run);
+/* Runs the recorded calls, groups in parallel on up to `workers` threads, and stops recording. */
+void lanes_join(Lanes *l, Backend *b, LaneRun run, int workers);
+
+#endif
