@@ -196,5 +196,13 @@ static char run_in_helper(FuzzRead reader, const uint8_t *data, size_t size, cha
     *out_len = len;
     stop_helper();
     if ((answer == 'R' && died_in_hdf5(report)) || answer == 'H') return 'X';
+    /* A report without a single frame (on a loaded machine the helper's report has arrived as
+     * only its leak summary) says nothing about where: not counted as a finding, but said. The
+     * long runs on a quiet machine (bench/RESULTS.md §9) are where such an input would show
+     * its frames. */
+    if (answer == 'R' && !strstr(report, "    #")) {
+        fprintf(stderr, "fuzz: the helper died with a report of no frames (%zu bytes); not counted\n", len);
+        return 'X';
+    }
     return answer == 'O' ? 'O' : 'D';
 }
