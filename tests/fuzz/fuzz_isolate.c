@@ -26,7 +26,13 @@
 static pid_t helper = -1;
 static int to_helper = -1, from_helper = -1, helper_inputs = 0;
 
+static pid_t helper_self = -1; /* the helper's pid, in the helper */
+
 static void send_report(const char *report) {
+    /* Only the helper's own errors: a child it forks (the readers' sandbox) inherits this
+     * callback and the pipe, and at its exit LeakSanitizer hands the callback its summary of
+     * suppressed leaks, which is no error and no answer of the helper's. */
+    if (getpid() != helper_self || !strstr(report, "ERROR:")) return;
     /* The report is the answer now: the deadline's alarm must not cut it short (under load the
      * report's symbolization can use up the input's seconds, and a report cut off before its
      * first frame cannot say the crash was HDF5's). */
@@ -81,6 +87,7 @@ static void on_deadline(int sig, siginfo_t *info, void *context) {
 }
 
 static void helper_loop(FuzzRead reader) {
+    helper_self = getpid();
     __asan_set_error_report_callback(send_report);
     /* The helper's death is no finding of libFuzzer's (it would write a crash file), and its
      * report travels through the pipe (send_report), printed by the harness when it counts. */
