@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # run_fuzz.sh BUILD_DIR TARGET SEED_DIR WORK_DIR — one fuzzer of tests/fuzz/ (TARGET: d4rl, minari,
 # checkpoint, config): first every input of regressions/TARGET/ once (what fuzzing found before,
-# fixed since), then fuzzing for $CUIQL_FUZZ_SECONDS (60 by default) from the seeds, the
+# fixed since), then fuzzing for $CUIQL_FUZZ_SECONDS (60 by default; at most $CUIQL_FUZZ_RUNS inputs) from the seeds, the
 # regressions and what earlier runs kept in WORK_DIR. A crash, leak, hang or out-of-memory fails
 # the test and leaves the input in WORK_DIR/artifacts-TARGET/: once the bug is fixed, copy it to
 # tests/fuzz/regressions/TARGET/. Exits 77 when the harness was not built (no clang).
@@ -30,8 +30,13 @@ export UBSAN_OPTIONS=print_stacktrace=1
 # order, so a short run (CI's 60 s) explores a prefix of what a long run with the same seed
 # explored; a long run that found nothing vouches for the short ones. CUIQL_FUZZ_SEED=0: random.
 fuzz_seed=${CUIQL_FUZZ_SEED:-1}
+# ... and a bounded number of inputs (CUIQL_FUZZ_RUNS, 8000 by default; -1: no bound, for the long
+# runs): with the seed fixed, the first 8000 mutations are the same on every machine, so CI's
+# run is the one checked here, not whatever a faster machine reaches in 60 s.
+fuzz_runs=${CUIQL_FUZZ_RUNS:-8000}
 flags=(-max_len=65536 -timeout=30 -rss_limit_mb=2048 -malloc_limit_mb=2048 -print_final_stats=1
        -seed="$fuzz_seed" -artifact_prefix="$artifacts/")
+fuzz_flags=(-runs="$fuzz_runs")
 inputs=("$regress"/*)
 if [ -e "${inputs[0]}" ]; then
   if ! "$bin" "${flags[@]}" "${inputs[@]}" >"$work/regressions-$target.log" 2>&1; then
@@ -44,7 +49,7 @@ fi
 # (The regressions are not seeds: most crash HDF5 in the helper, and mutating them would spend
 # the time restarting it.)
 dirs=("$corpus" "$seeds/$target")
-"$bin" "${flags[@]}" -max_total_time="$seconds" "${dirs[@]}" >"$work/fuzz-$target.log" 2>&1
+"$bin" "${flags[@]}" "${fuzz_flags[@]}" -max_total_time="$seconds" "${dirs[@]}" >"$work/fuzz-$target.log" 2>&1
 rc=$?
 grep -E "^(#[0-9]+ +DONE|stat::)" "$work/fuzz-$target.log" | sed "s/^/fuzz_$target: /"
 if [ $rc -ne 0 ]; then
@@ -53,4 +58,4 @@ if [ $rc -ne 0 ]; then
        "fix it, then add the input to tests/fuzz/regressions/$target/"
   exit 1
 fi
-echo "run_fuzz.sh: fuzz_$target: ${seconds} s, no finding"
+echo "run_fuzz.sh: fuzz_$target: ${seconds} s or ${fuzz_runs} inputs, no finding"
