@@ -133,7 +133,7 @@ static int handle_reply(Run *run, const GymReply *r, Error *err) {
     for (int k = 0; k < g->n_pending; k++) rest |= g->pending[k].step == q.step;
     if (rest) return 0;
     run->eval_step = q.step;  /* every member's evaluation of q.step is in: the sweep's table too */
-    return run_record_results(run, q.step, run->eval_returns, run->eval_scores, err);
+    return run_record_results(run, q.step, run->eval_returns, run->eval_scores, 0, err);
 }
 
 /* Handles what has arrived; waits up to timeout_s for the first reply. 1: something was

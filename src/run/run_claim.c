@@ -25,9 +25,8 @@ static int check_sibling_shards(Run *run, Error *err) {
     int has_config = file_exists(path);
     snprintf(path, sizeof path, "%s/sweep.txt", opt->out_dir);
     int has_sweep = file_exists(path);
-    Config base = *run->cfg;  /* as the sweep writes its config.yaml (sweep_run.c) */
-    for (int a = 0; a < opt->sweep.n_axes; a++)
-        if (!strcmp(opt->sweep.axes[a].key, "seed")) base.batch_seed = (int64_t)config_batch_seed(run->cfg);
+    Config base;  /* as the sweep writes its config.yaml */
+    run_sweep_base_config(run, &base);
     if (single) return error_set(err, "%s: holds a run already (%s), not a sweep; give the sweep another --out",
                                  opt->out_dir, what);
     if ((has_config && run_resume_compare_config(opt->out_dir, &base, changes, sizeof changes, err)) ||

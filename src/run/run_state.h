@@ -171,7 +171,12 @@ int run_write_sweep_files(Run *run, Error *err);
 int run_open_results(Run *run, Error *err);
 /* Drops the group's rows after its resume step. */
 void run_cut_results(Run *run, int64_t start);
-/* Records the group's evaluation at step and rewrites the table. */
-int run_record_results(Run *run, int64_t step, const double *returns, const double *scores, Error *err);
+/* Records the group's evaluation at step and rewrites the table; with_losses: the last logged
+ * losses are that step's own (not so for a gymnasium result, which arrives steps later). */
+int run_record_results(Run *run, int64_t step, const double *returns, const double *scores, int with_losses,
+                       Error *err);
+/* The config a sweep writes as DIR/config.yaml: the run's, with the members' shared batch seed
+ * written out when the seed is swept. */
+void run_sweep_base_config(const Run *run, Config *base);
 
 #endif

@@ -187,11 +187,16 @@ static void axis_values(const SweepAxis *axis, char *buf, size_t len) {
 /* The base config of a sweep: the swept keys are commented out with their values, since the
  * base's own tau, beta or seed are not any member's. With the seed swept, the batch seed the
  * members share is written out, so a resume rebuilds the same batch stream. */
+void run_sweep_base_config(const Run *run, Config *base) {
+    *base = *run->cfg;
+    if (swept(&run->opt->sweep, "seed")) base->batch_seed = (int64_t)config_batch_seed(run->cfg);
+}
+
 static int write_base_config(FILE *out, void *arg, Error *err) {
     const Run *run = arg;
     const Sweep *sweep = &run->opt->sweep;
-    Config base = *run->cfg;
-    if (swept(sweep, "seed")) base.batch_seed = (int64_t)config_batch_seed(run->cfg);
+    Config base;
+    run_sweep_base_config(run, &base);
     char *yaml = config_to_yaml_string(&base);
     if (!yaml) return error_set(err, "out of host memory");
     fprintf(out, "# The base config of a sweep of %d members: tau, beta or seed, where swept, are each member's own\n"
@@ -278,7 +283,8 @@ void run_cut_results(Run *run, int64_t start) {
     for (int p = 0; p < run->P; p++) sweep_table_cut(&run->results, run->members[p].index, start);
 }
 
-int run_record_results(Run *run, int64_t step, const double *returns, const double *scores, Error *err) {
+int run_record_results(Run *run, int64_t step, const double *returns, const double *scores, int with_losses,
+                       Error *err) {
     for (int p = 0; p < run->P; p++) {
         Member *m = &run->members[p];
         if (returns) {
@@ -289,9 +295,9 @@ int run_record_results(Run *run, int64_t step, const double *returns, const doub
         const double *s = run->scalars + (size_t)p * LOG_TRAIN_SCALAR_COUNT;
         SweepRow row = {.member = m->index, .tau = m->cfg.tau, .beta = m->cfg.beta, .seed = m->cfg.seed, .step = step,
                         .ret = returns ? returns[p] : NAN, .score = returns ? scores[p] : NAN,
-                        .loss_value = run->have_scalars ? s[LOG_LOSS_VALUE] : NAN,
-                        .loss_q = run->have_scalars ? s[LOG_LOSS_Q] : NAN,
-                        .loss_policy = run->have_scalars ? s[LOG_LOSS_POLICY] : NAN};
+                        .loss_value = with_losses && run->have_scalars ? s[LOG_LOSS_VALUE] : NAN,
+                        .loss_q = with_losses && run->have_scalars ? s[LOG_LOSS_Q] : NAN,
+                        .loss_policy = with_losses && run->have_scalars ? s[LOG_LOSS_POLICY] : NAN};
         snprintf(row.name, sizeof row.name, "%s", m->name);
         if (sweep_table_add(&run->results, &row, err)) return -1;
     }

@@ -123,7 +123,7 @@ static int train_loop(Run *run, int64_t start, int *interrupted, Error *err) {
             if (eval_now && (rc = run_eval_at(run, step, &evaluated, err))) break;
             if ((log_now || evaluated) && (rc = log_row(run, step, log_now, steps_per_s, evaluated, err))) break;
             if ((evaluated || final) &&
-                (rc = run_record_results(run, step, evaluated ? run->eval_returns : NULL, run->eval_scores, err)))
+                (rc = run_record_results(run, step, evaluated ? run->eval_returns : NULL, run->eval_scores, 1, err)))
                 break;
             if (log_now || evaluated) {
                 run_print_progress(run, step, steps_per_s);

@@ -250,6 +250,13 @@ def main():
             ev = [(int(x["step"]), float(x["eval/return"])) for x in rows(member) if x["eval/return"]]
             check(ev == [(200, 200 + 1000.0 * seed), (400, 400 + 1000.0 * seed)], f"{member}: its own evaluations: {ev}")
         check("tau0.7-beta2-seed1: return 1400.00" in r.stdout, f"summary per member: {r.stdout[-300:]!r}")
+        # the sweep's table: a gymnasium result arrives steps after the step it evaluated, so its
+        # row carries that step's return and no losses (the last logged ones are a later step's)
+        with open("g_sweep/sweep.csv") as f:
+            table = list(csv.DictReader(f))
+        gym_rows = [t for t in table if t["return"]]
+        check(len(gym_rows) == 4 and all(not t["loss_q"] for t in gym_rows),
+              f"gym rows in sweep.csv carry no later step's losses: {gym_rows}")
 
     # ---- the backlog is bounded: a stand-in that only answers when idle ----
     env = env_for("idle", "idle.log")
