@@ -42,7 +42,10 @@ struct Replay {
 
 /* ---- lifetime and memory ------------------------------------------------------------------ */
 
-static void cpu_destroy(Backend *b) { free(b); }
+static void cpu_destroy(Backend *b) {
+    lanes_destroy(&((CpuBackend *)b)->lanes);
+    free(b);
+}
 /* Every op but the all-reduce runs to completion and cannot fail. */
 static int cpu_status(Backend *b, Error *err) {
     CpuBackend *cpu = (CpuBackend *)b;

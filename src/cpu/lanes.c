@@ -5,6 +5,7 @@
 #include "cpu/lanes.h"
 
 #include <pthread.h>
+#include <stdlib.h>
 
 void lanes_fork(Lanes *l, int lanes) {
     l->recording = 1;
@@ -40,14 +41,8 @@ typedef struct {
     Lanes *l;
     Backend *b;
     LaneRun run;
-    int worker;
     int worker_of_group[BACKEND_MAX_LANES];
 } Work;
-
-typedef struct {
-    const Work *w;
-    int worker;
-} WorkerArg;
 
 static void run_worker(const Work *w, int worker) {
     const Lanes *l = w->l;
@@ -55,10 +50,95 @@ static void run_worker(const Work *w, int worker) {
         if (w->worker_of_group[l->group[l->calls[i].lane]] == worker) w->run(w->b, &l->calls[i]);
 }
 
+/* Workers 1..started-1 wait for a new generation of work, run their share of it, and count
+ * themselves done; worker 0 is the joining thread. */
+struct LanePool {
+    pthread_mutex_t mutex;
+    pthread_cond_t work_ready, work_done;
+    pthread_t threads[BACKEND_MAX_LANES];
+    int worker_index[BACKEND_MAX_LANES];
+    int started;          /* threads[1..started-1] run */
+    unsigned generation;  /* bumped for each join's work */
+    int busy;             /* workers still on this generation */
+    int stop;
+    const Work *work;
+};
+
+typedef struct {
+    LanePool *pool;
+    int worker;
+    unsigned seen; /* the generation done before it was started: the next is its first */
+} WorkerArg;
+
 static void *worker_main(void *arg) {
-    const WorkerArg *a = arg;
-    run_worker(a->w, a->worker);
+    LanePool *p = ((WorkerArg *)arg)->pool;
+    int worker = ((WorkerArg *)arg)->worker;
+    unsigned seen = ((WorkerArg *)arg)->seen;
+    free(arg);
+    pthread_mutex_lock(&p->mutex);
+    for (;;) {
+        while (!p->stop && p->generation == seen) pthread_cond_wait(&p->work_ready, &p->mutex);
+        if (p->stop) break;
+        seen = p->generation;
+        const Work *w = p->work;
+        pthread_mutex_unlock(&p->mutex);
+        run_worker(w, worker);
+        pthread_mutex_lock(&p->mutex);
+        if (--p->busy == 0) pthread_cond_signal(&p->work_done);
+    }
+    pthread_mutex_unlock(&p->mutex);
     return NULL;
+}
+
+static LanePool *pool_create(void) {
+    LanePool *p = calloc(1, sizeof *p);
+    if (!p) return NULL;
+    int mutex = pthread_mutex_init(&p->mutex, NULL) == 0;
+    int ready = pthread_cond_init(&p->work_ready, NULL) == 0;
+    int done = pthread_cond_init(&p->work_done, NULL) == 0;
+    if (mutex && ready && done) {
+        p->started = 1;
+        return p;
+    }
+    if (done) pthread_cond_destroy(&p->work_done);
+    if (ready) pthread_cond_destroy(&p->work_ready);
+    if (mutex) pthread_mutex_destroy(&p->mutex);
+    free(p);
+    return NULL;
+}
+
+/* A pool with at least `workers` workers if threads can be had (the joining thread is worker 0);
+ * how many it has. */
+static int pool_grow(Lanes *l, int workers) {
+    if (!l->pool) l->pool = pool_create();
+    LanePool *p = l->pool;
+    if (!p) return 1;
+    while (p->started < workers) {
+        WorkerArg *a = malloc(sizeof *a);
+        if (!a) break;
+        *a = (WorkerArg){p, p->started, p->generation};
+        if (pthread_create(&p->threads[p->started], NULL, worker_main, a) != 0) {
+            free(a);
+            break;
+        }
+        p->started++;
+    }
+    return p->started;
+}
+
+void lanes_destroy(Lanes *l) {
+    LanePool *p = l->pool;
+    if (!p) return;
+    pthread_mutex_lock(&p->mutex);
+    p->stop = 1;
+    pthread_cond_broadcast(&p->work_ready);
+    pthread_mutex_unlock(&p->mutex);
+    for (int t = 1; t < p->started; t++) pthread_join(p->threads[t], NULL);
+    pthread_cond_destroy(&p->work_done);
+    pthread_cond_destroy(&p->work_ready);
+    pthread_mutex_destroy(&p->mutex);
+    free(p);
+    l->pool = NULL;
 }
 
 /* Work of a call, to balance the groups: its multiply-adds (elementwise passes count their
@@ -79,6 +159,10 @@ void lanes_join(Lanes *l, Backend *b, LaneRun run, int workers) {
     }
     if (workers > n_groups) workers = n_groups;
     if (workers > BACKEND_MAX_LANES) workers = BACKEND_MAX_LANES;
+    if (workers >= 2) { /* fewer when threads cannot be had */
+        int have = pool_grow(l, workers);
+        if (have < workers) workers = have;
+    }
     if (workers < 2) {
         lanes_flush(l, b, run);
         return;
@@ -98,16 +182,17 @@ void lanes_join(Lanes *l, Backend *b, LaneRun run, int workers) {
         w.worker_of_group[best] = least;
         load[least] += cost[best];
     }
-    pthread_t threads[BACKEND_MAX_LANES];
-    WorkerArg args[BACKEND_MAX_LANES];
-    int started[BACKEND_MAX_LANES] = {0};
-    for (int t = 1; t < workers; t++) {
-        args[t] = (WorkerArg){&w, t};
-        started[t] = pthread_create(&threads[t], NULL, worker_main, &args[t]) == 0;
-        if (!started[t]) run_worker(&w, t);  /* no thread: run its share here, in order */
-    }
+    /* Every started worker takes part (those past `workers` find no group of theirs). */
+    LanePool *p = l->pool;
+    pthread_mutex_lock(&p->mutex);
+    p->work = &w;
+    p->busy = p->started - 1;
+    p->generation++;
+    pthread_cond_broadcast(&p->work_ready);
+    pthread_mutex_unlock(&p->mutex);
     run_worker(&w, 0);
-    for (int t = 1; t < workers; t++)
-        if (started[t]) pthread_join(threads[t], NULL);
+    pthread_mutex_lock(&p->mutex);
+    while (p->busy > 0) pthread_cond_wait(&p->work_done, &p->mutex);
+    pthread_mutex_unlock(&p->mutex);
     l->n_calls = 0;
 }

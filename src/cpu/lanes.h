@@ -27,7 +27,13 @@ typedef struct {
 
 typedef void (*LaneRun)(Backend *b, const LaneCall *call);
 
+/* The worker threads of lanes_join, started at the first join that needs them and kept until
+ * lanes_destroy: a thread created and joined at every join cost more than the work it took on
+ * for the thin networks (bench/RESULTS.md §6). */
+typedef struct LanePool LanePool;
+
 typedef struct {
+    LanePool *pool; /* NULL until a join runs on threads */
     int recording;
     int lanes, current;
     int group[BACKEND_MAX_LANES];
@@ -45,5 +51,7 @@ LaneCall *lanes_record(Lanes *l);
 void lanes_flush(Lanes *l, Backend *b, LaneRun run);
 /* Runs the recorded calls, groups in parallel on up to `workers` threads, and stops recording. */
 void lanes_join(Lanes *l, Backend *b, LaneRun run, int workers);
+/* Ends the worker threads (the backend's destroy). */
+void lanes_destroy(Lanes *l);
 
 #endif

@@ -1,7 +1,8 @@
 /* fuzz_isolate.c — see fuzz_isolate.h. The helper's protocol: the harness sends a 64-bit length
  * and the input; the helper answers 'S' (survived); a helper that dies under ASan first sends
  * 'R' and the report (from ASan's report callback); one that runs past its deadline sends 'H'
- * (stuck in HDF5) or 'O' (stuck elsewhere); one that dies otherwise sends nothing. */
+ * (stuck in HDF5) or 'O' (stuck elsewhere); one that dies otherwise sends nothing, and the
+ * harness says its wait status and what it wrote to stderr (describe_silent_death). */
 #define _GNU_SOURCE /* dladdr, REG_RIP */
 #include "fuzz_isolate.h"
 
@@ -12,6 +13,7 @@
 #include <sanitizer/common_interface_defs.h>
 #include <ucontext.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +27,10 @@
 
 static pid_t helper = -1;
 static int to_helper = -1, from_helper = -1, helper_inputs = 0;
+/* The helper's stderr: an unlinked file the harness reads when the helper died without a word
+ * through the pipe (UBSan's reports, which do not pass through ASan's report callback; a death
+ * outside any sanitizer). The helper empties it before each input, so it holds this input's. */
+static int helper_stderr = -1;
 
 static pid_t helper_self = -1; /* the helper's pid, in the helper */
 
@@ -43,6 +49,18 @@ static void send_report(const char *report) {
     sigprocmask(SIG_BLOCK, &alrm, NULL);
     (void)sandbox_write(from_helper, "R", 1);
     (void)sandbox_write(from_helper, report, strlen(report));
+}
+
+/* Called by ASan when an error report begins (send_report is called when it ends): the deadline
+ * must not fire while the report is being symbolized. A report cut short by the alarm used to
+ * leave the helper dead without a word. */
+void __asan_on_error(void) {
+    if (getpid() != helper_self) return;
+    alarm(0);
+    sigset_t alrm;
+    sigemptyset(&alrm);
+    sigaddset(&alrm, SIGALRM);
+    sigprocmask(SIG_BLOCK, &alrm, NULL);
 }
 
 /* A frame of the sanitizer's runtime, the C library or the unwinder, which HDF5 calls into (an
@@ -92,8 +110,8 @@ static void helper_loop(FuzzRead reader) {
     /* The helper's death is no finding of libFuzzer's (it would write a crash file), and its
      * report travels through the pipe (send_report), printed by the harness when it counts. */
     __sanitizer_set_death_callback(NULL);
-    int null = getenv("FUZZ_HELPER_STDERR") ? -1 : open("/dev/null", O_WRONLY); /* set: see the helper's */
-    if (null >= 0) dup2(null, 2);
+    int own_stderr = helper_stderr >= 0 && !getenv("FUZZ_HELPER_STDERR"); /* set: see the helper's */
+    if (own_stderr) dup2(helper_stderr, 2);
     sandbox_act_as_child(HELPER_DEADLINE);
     struct sigaction sa = {.sa_sigaction = on_deadline, .sa_flags = SA_SIGINFO};
     sigemptyset(&sa.sa_mask);
@@ -103,6 +121,7 @@ static void helper_loop(FuzzRead reader) {
         if (sandbox_read(to_helper, &size, sizeof size)) _exit(0);
         uint8_t *data = malloc(size ? size : 1);
         if (!data || sandbox_read(to_helper, data, size)) _exit(0);
+        if (own_stderr && (ftruncate(2, 0) != 0 || lseek(2, 0, SEEK_SET) != 0)) _exit(0);
         Error err;
         sandbox_deadline(HELPER_DEADLINE);
         (void)reader(data, size, &err);
@@ -112,18 +131,25 @@ static void helper_loop(FuzzRead reader) {
     }
 }
 
-static void stop_helper(void) {
-    if (helper < 0) return;
+/* Ends the helper; its wait status. */
+static int stop_helper(void) {
+    int status = 0;
+    if (helper < 0) return status;
     close(to_helper);
     close(from_helper);
-    int status;
     waitpid(helper, &status, 0);
     helper = -1;
+    return status; /* helper_stderr stays readable until the next helper starts */
 }
 
 static void start_helper(FuzzRead reader) {
     int in[2], out[2];
     if (pipe(in) || pipe(out)) abort();
+    if (helper_stderr >= 0) close(helper_stderr);
+    char path[] = "/tmp/cuiql-fuzz-helper-XXXXXX";
+    helper_stderr = mkstemp(path);
+    if (helper_stderr < 0) abort();
+    unlink(path);
     signal(SIGPIPE, SIG_IGN); /* a helper that died is seen as EPIPE, not as our death */
     pid_t pid = fork();
     if (pid < 0) abort();
@@ -159,7 +185,8 @@ static int died_in_hdf5(const char *report) {
             continue;
         const char *in = strstr(frame, " in ");
         if (in) sscanf(in + 4, "%255[^ (]", name);
-        if (!name[0] || !strncmp(name, "__", 2) || dlsym(RTLD_NEXT, name)) continue;
+        /* libFuzzer's own frames: its crash handler reports a signal no sanitizer handles */
+        if (!name[0] || !strncmp(name, "__", 2) || !strncmp(name, "fuzzer::", 8) || dlsym(RTLD_NEXT, name)) continue;
         return 0;
     }
     return 0;
@@ -183,8 +210,29 @@ int fuzz_crashes_hdf5(FuzzRead reader, const uint8_t *data, size_t size) {
         fprintf(stderr, "fuzz: the reading helper ran past its deadline outside libhdf5 (a hang in cuiql)\n");
         abort();
     }
-    fprintf(stderr, "fuzz: the reading helper died outside libhdf5:\n%s\n", len ? report : "(no sanitizer report)");
+    fprintf(stderr, "fuzz: the reading helper died outside libhdf5:\n%s\n", report);
     abort();
+}
+
+/* A helper that died without an answer: its wait status and what it wrote to stderr (a UBSan
+ * report, a message of the C library's), in place of the report it did not send. */
+static size_t describe_silent_death(int status, char *report, size_t cap) {
+    int n = WIFSIGNALED(status) ? snprintf(report, cap, "(no answer: the helper was killed by signal %d, %s)\n",
+                                           WTERMSIG(status), strsignal(WTERMSIG(status)))
+                                : snprintf(report, cap, "(no answer: the helper exited with status %d)\n",
+                                           WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+    size_t len = n > 0 && (size_t)n < cap ? (size_t)n : 0;
+    struct stat st;
+    if (helper_stderr < 0 || fstat(helper_stderr, &st) != 0 || st.st_size == 0) {
+        len += (size_t)snprintf(report + len, cap - len, "(its stderr is empty)");
+        return len;
+    }
+    /* the end of it, where the report's summary is, when it does not all fit */
+    off_t from = st.st_size > (off_t)(cap - len - 1) ? st.st_size - (off_t)(cap - len - 1) : 0;
+    ssize_t r = pread(helper_stderr, report + len, cap - len - 1, from);
+    len += r > 0 ? (size_t)r : 0;
+    report[len] = '\0';
+    return len;
 }
 
 static char run_in_helper(FuzzRead reader, const uint8_t *data, size_t size, char *report, size_t cap, size_t *out_len) {
@@ -200,9 +248,13 @@ static char run_in_helper(FuzzRead reader, const uint8_t *data, size_t size, cha
     size_t len = 0;
     for (ssize_t r; len + 1 < cap && (r = read(from_helper, report + len, cap - 1 - len)) > 0;) len += (size_t)r;
     report[len] = '\0';
+    int status = stop_helper();
+    int silent = answer != 'R' && answer != 'H' && answer != 'O';
+    if (silent) len = describe_silent_death(status, report, cap);
     *out_len = len;
-    stop_helper();
-    if ((answer == 'R' && died_in_hdf5(report)) || answer == 'H') return 'X';
+    /* (A silent death's stderr may hold a report all the same, libFuzzer's or UBSan's: the same
+     * rule on its frames.) */
+    if (((answer == 'R' || silent) && died_in_hdf5(report)) || answer == 'H') return 'X';
     /* A report without a single frame (on a loaded machine the helper's report has arrived as
      * only its leak summary) says nothing about where: not counted as a finding, but said. The
      * long runs on a quiet machine (bench/RESULTS.md §9) are where such an input would show

@@ -3,7 +3,8 @@
  * harnesses do the same first: each input is read in a helper process (forked once and fed
  * input after input: a fork per input made fuzzing 20x slower). If the helper dies inside
  * libhdf5 (its ASan report's first frame past the interceptors and libc is in the library), the input is
- * one cuiql refuses, and goes no further. A death anywhere else is cuiql's: reported, and a
+ * one cuiql refuses, and goes no further. A helper that died without sending its report is
+ * judged by the report in its stderr (libFuzzer's or UBSan's), and said with its wait status. A death anywhere else is cuiql's: reported, and a
  * finding (abort). The same for a helper stuck past the readers' deadline (sandbox_deadline,
  * at most 5 s here): stuck in libhdf5 is refused, stuck elsewhere a finding. An input the
  * helper survives is read again in the fuzzer's own process, for coverage. */
