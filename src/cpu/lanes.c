@@ -61,7 +61,9 @@ struct LanePool {
     unsigned generation;  /* bumped for each join's work */
     int busy;             /* workers still on this generation */
     int stop;
-    const Work *work;
+    LaneJob job;          /* this generation's: job(ctx, worker, job_workers) on each worker */
+    void *job_ctx;
+    int job_workers;
 };
 
 typedef struct {
@@ -80,9 +82,11 @@ static void *worker_main(void *arg) {
         while (!p->stop && p->generation == seen) pthread_cond_wait(&p->work_ready, &p->mutex);
         if (p->stop) break;
         seen = p->generation;
-        const Work *w = p->work;
+        LaneJob job = p->job;
+        void *ctx = p->job_ctx;
+        int workers = p->job_workers;
         pthread_mutex_unlock(&p->mutex);
-        run_worker(w, worker);
+        if (worker < workers) job(ctx, worker, workers);
         pthread_mutex_lock(&p->mutex);
         if (--p->busy == 0) pthread_cond_signal(&p->work_done);
     }
@@ -141,6 +145,37 @@ void lanes_destroy(Lanes *l) {
     l->pool = NULL;
 }
 
+/* job(ctx, w, workers) for w in 0..workers-1, worker 0 on this thread; `workers` ≤ started.
+ * Every started worker wakes (those past `workers` have nothing to do). */
+static void pool_run(LanePool *p, int workers, LaneJob job, void *ctx) {
+    pthread_mutex_lock(&p->mutex);
+    p->job = job;
+    p->job_ctx = ctx;
+    p->job_workers = workers;
+    p->busy = p->started - 1;
+    p->generation++;
+    pthread_cond_broadcast(&p->work_ready);
+    pthread_mutex_unlock(&p->mutex);
+    job(ctx, 0, workers);
+    pthread_mutex_lock(&p->mutex);
+    while (p->busy > 0) pthread_cond_wait(&p->work_done, &p->mutex);
+    pthread_mutex_unlock(&p->mutex);
+}
+
+void lanes_split(Lanes *l, int workers, LaneJob job, void *ctx) {
+    if (workers >= 2) {
+        int have = pool_grow(l, workers);
+        if (have < workers) workers = have;
+    }
+    if (workers < 2) job(ctx, 0, 1);
+    else pool_run(l->pool, workers, job, ctx);
+}
+
+static void join_job(void *ctx, int worker, int workers) {
+    (void)workers;
+    run_worker(ctx, worker);
+}
+
 /* Work of a call, to balance the groups: its multiply-adds (elementwise passes count their
  * elements, which is small beside the products). */
 static double call_cost(const LaneCall *c) {
@@ -182,17 +217,6 @@ void lanes_join(Lanes *l, Backend *b, LaneRun run, int workers) {
         w.worker_of_group[best] = least;
         load[least] += cost[best];
     }
-    /* Every started worker takes part (those past `workers` find no group of theirs). */
-    LanePool *p = l->pool;
-    pthread_mutex_lock(&p->mutex);
-    p->work = &w;
-    p->busy = p->started - 1;
-    p->generation++;
-    pthread_cond_broadcast(&p->work_ready);
-    pthread_mutex_unlock(&p->mutex);
-    run_worker(&w, 0);
-    pthread_mutex_lock(&p->mutex);
-    while (p->busy > 0) pthread_cond_wait(&p->work_done, &p->mutex);
-    pthread_mutex_unlock(&p->mutex);
+    pool_run(l->pool, workers, join_job, &w);
     l->n_calls = 0;
 }

@@ -27,7 +27,7 @@ typedef struct {
 
 typedef void (*LaneRun)(Backend *b, const LaneCall *call);
 
-/* The worker threads of lanes_join, started at the first join that needs them and kept until
+/* The worker threads of lanes_join and lanes_split, started at the first call that needs them and kept until
  * lanes_destroy: a thread created and joined at every join cost more than the work it took on
  * for the thin networks (bench/RESULTS.md §6). */
 typedef struct LanePool LanePool;
@@ -51,6 +51,12 @@ LaneCall *lanes_record(Lanes *l);
 void lanes_flush(Lanes *l, Backend *b, LaneRun run);
 /* Runs the recorded calls, groups in parallel on up to `workers` threads, and stops recording. */
 void lanes_join(Lanes *l, Backend *b, LaneRun run, int workers);
+/* A job split over workers: job(ctx, worker, workers) runs once for each worker in 0..workers-1,
+ * all at once, and returns when all have (worker 0 on the calling thread). */
+typedef void (*LaneJob)(void *ctx, int worker, int workers);
+/* Runs `job` on up to `workers` threads of the pool (fewer if threads cannot be had: then
+ * job(ctx, 0, 1)). For elementwise passes outside a fork (AdamW). */
+void lanes_split(Lanes *l, int workers, LaneJob job, void *ctx);
 /* Ends the worker threads (the backend's destroy). */
 void lanes_destroy(Lanes *l);
 
