@@ -86,7 +86,7 @@ def main():
             print(f"{env:12s} {method:18s} seed {seed}: return {ret:9.2f}  score {score:6.1f}", flush=True)
     with open(os.path.join(a.out, "results.json"), "w") as f:
         json.dump({f"{e}|{m}": v for (e, m), v in results.items()} | {"behaviour": behaviour}, f, indent=1)
-    print(f"\n| env (mixed data) | dataset mean return | " + " | ".join(METHODS) + " |")
+    print("\n| env (mixed data) | dataset mean return | " + " | ".join(METHODS) + " |")
     print("|---|---|" + "---|" * len(METHODS))
     for env in envs:
         cells = []

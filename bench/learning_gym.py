@@ -141,7 +141,7 @@ def main():
     with open(os.path.join(a.out, "results.json"), "w") as f:
         json.dump({"results": results, "behaviour": behaviour, "steps": a.steps, "hidden": a.hidden,
                    "episodes": a.episodes}, f, indent=1)
-    print(f"\n| env (mixed data) | steps, network | dataset mean return | " + " | ".join(METHODS) + " |")
+    print("\n| env (mixed data) | steps, network | dataset mean return | " + " | ".join(METHODS) + " |")
     print("|---|---|---|" + "---|" * len(METHODS))
     cells = []
     for m in METHODS:

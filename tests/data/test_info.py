@@ -9,7 +9,6 @@ import subprocess
 import sys
 
 import h5py
-import numpy as np
 from checks import check, finish  # tests/checks.py; ctest puts tests/ on PYTHONPATH
 
 DIR = sys.argv[1] if len(sys.argv) > 1 else "fixtures"

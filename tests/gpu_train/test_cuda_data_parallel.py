@@ -97,7 +97,7 @@ def main():
         for name, extra_sets in [("device", []), ("host", ["replay=host"])]:
             b = run(f"g_dp2_{name}", SETS + extra_sets, ranks=2)
             if check(b.returncode == 0, f"[{name}] 2 ranks on 2 GPUs train ({b.stderr.strip()[-300:]})"):
-                cmd = [DP_ORDERS, CONFIG, "data.h5", f"g_one_graphs/checkpoint.h5", f"g_dp2_{name}/checkpoint.h5",
+                cmd = [DP_ORDERS, CONFIG, "data.h5", "g_one_graphs/checkpoint.h5", f"g_dp2_{name}/checkpoint.h5",
                        "--device", "cuda"]
                 for s in SETS + extra_sets:
                     cmd += ["--set", s]

@@ -33,6 +33,7 @@ import time
 import h5py
 import numpy as np
 from checks import check, finish
+from synthetic import write_learnable_d4rl
 
 BIN = os.environ["CUIQL_BIN"]
 SRC = os.environ["CUIQL_SOURCE_DIR"]
@@ -41,7 +42,7 @@ CONFIG = os.path.join(SRC, "configs", "seed.yaml")
 STEPS = 100
 BATCH = 512
 # Tiny networks: the test is about the arithmetic of the split, and CI time stays small.
-COMMON_SETS = [f"hidden=[32,32]", f"batch_size={BATCH}", f"steps={STEPS}", "log_every=50", "target_update_rate=0.005"]
+COMMON_SETS = ["hidden=[32,32]", f"batch_size={BATCH}", f"steps={STEPS}", "log_every=50", "target_update_rate=0.005"]
 
 
 def mpirun_cmd(np_):
@@ -108,20 +109,8 @@ def orders(sets, ref, candidates):
     return out
 
 
-def write_dataset(path, n=3000, seed=0):
-    rng = np.random.default_rng(seed)
-    obs = rng.normal(size=(n + 1, 4)).astype(np.float32)
-    act = np.tanh(obs[:-1, :2] @ np.array([[0.8, -0.3], [0.2, 0.5]], np.float32)) + 0.1 * rng.normal(size=(n, 2))
-    rew = (2.0 * obs[:-1, 0] - obs[:-1, 1] ** 2 + act[:, 0]).astype(np.float32)
-    term = np.zeros(n, bool)
-    term[rng.choice(n, 30, replace=False)] = True
-    with h5py.File(path, "w") as f:
-        f["observations"] = obs[:-1]
-        f["next_observations"] = obs[1:]
-        f["actions"] = np.clip(act, -1, 1).astype(np.float32)
-        f["rewards"] = rew
-        f["terminals"] = term
-        f["timeouts"] = np.zeros(n, bool)
+def write_dataset(path, seed=0):
+    write_learnable_d4rl(path, n=3000, seed=seed, terminals=30)
 
 
 def test_equivalence():

@@ -9,32 +9,18 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 
 import h5py
 import numpy as np
 from checks import check, finish  # tests/checks.py; ctest puts tests/ on PYTHONPATH
+from synthetic import write_learnable_d4rl
 
 BIN = os.environ["CUIQL_BIN"]
 SRC = os.environ["CUIQL_SOURCE_DIR"]
 
 
-def write_dataset(path, n=2000, seed=0, all_terminal=False):
-    """A learnable D4RL-layout dataset: rewards are a deterministic function of (s, a), actions
-    a noisy function of s, so with a short horizon the critics and V are a regression that fits."""
-    rng = np.random.default_rng(seed)
-    obs = rng.normal(size=(n + 1, 4)).astype(np.float32)
-    act = np.tanh(obs[:-1, :2] @ np.array([[0.8, -0.3], [0.2, 0.5]], np.float32)) + 0.1 * rng.normal(size=(n, 2))
-    rew = (2.0 * obs[:-1, 0] - obs[:-1, 1] ** 2 + act[:, 0]).astype(np.float32)
-    term = np.ones(n, bool) if all_terminal else np.zeros(n, bool)
-    term[rng.choice(n, 20, replace=False)] = True
-    with h5py.File(path, "w") as f:
-        f["observations"] = obs[:-1]
-        f["next_observations"] = obs[1:]
-        f["actions"] = np.clip(act, -1, 1).astype(np.float32)
-        f["rewards"] = rew
-        f["terminals"] = term
-        f["timeouts"] = np.zeros(n, bool)
+def write_dataset(path, all_terminal=False):
+    write_learnable_d4rl(path, n=2000, terminals=20, all_terminal=all_terminal)
 
 
 def train(args, **kw):
