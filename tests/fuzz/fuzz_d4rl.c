@@ -7,7 +7,7 @@
 
 #include "data/reader.h"
 #include "fuzz_dataset.h"
-#include "fuzz_h5.h"
+#include "fuzz_h5.h" /* fuzz_init */
 #include "fuzz_isolate.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
@@ -17,14 +17,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
 }
 
 static int read_d4rl(const uint8_t *data, size_t size, Error *err) {
-    hid_t file = fuzz_open_image(data, size);
-    if (file < 0) return error_set(err, "not an HDF5 image");
-    Dataset d = {0};
-    int rc = d4rl_load(file, "fuzz", &d, err);
-    if (rc == 0) fuzz_use_dataset(&d);
-    dataset_free(&d);
-    fuzz_close_image(file);
-    return rc;
+    return fuzz_read_dataset(data, size, d4rl_load, err);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {

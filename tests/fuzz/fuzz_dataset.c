@@ -3,6 +3,8 @@
 
 #include <stdlib.h>
 
+#include "fuzz_h5.h"
+
 void fuzz_use_dataset(Dataset *d) {
     (void)dataset_fingerprint(d);
     d->state_mean = calloc((size_t)d->obs_dim, sizeof(float));
@@ -17,3 +19,14 @@ void fuzz_use_dataset(Dataset *d) {
     free(returns);
 }
 
+
+int fuzz_read_dataset(const uint8_t *data, size_t size, FuzzLoad load, Error *err) {
+    hid_t file = fuzz_open_image(data, size);
+    if (file < 0) return error_set(err, "not an HDF5 image");
+    Dataset d = {0};
+    int rc = load(file, "fuzz", &d, err);
+    if (rc == 0) fuzz_use_dataset(&d);
+    dataset_free(&d);
+    fuzz_close_image(file);
+    return rc;
+}
