@@ -5,6 +5,7 @@
 #include "cpu/lanes.h"
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 
 void lanes_fork(Lanes *l, int lanes) {
@@ -117,6 +118,11 @@ static int pool_grow(Lanes *l, int workers) {
     if (!l->pool) l->pool = pool_create();
     LanePool *p = l->pool;
     if (!p) return 1;
+    /* The workers start with every signal blocked (a thread inherits its creator's mask): SIGINT
+     * and the other stop signals go to the training thread, whose waits they must interrupt. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
     while (p->started < workers) {
         WorkerArg *a = malloc(sizeof *a);
         if (!a) break;
@@ -127,6 +133,7 @@ static int pool_grow(Lanes *l, int workers) {
         }
         p->started++;
     }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
     return p->started;
 }
 
