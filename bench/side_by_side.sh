@@ -22,7 +22,7 @@ run() {  # LABEL COMMAND...: one line
   la=$(cut -d' ' -f1-3 /proc/loadavg)
   out=$("$@" 2>&1)
   case $label in
-    cuiql*) rate="$(echo "$out" | awk '/^steps\/s/{print $2}') | $(echo "$out" | grep '^load check' | sed 's/load check *//')" ;;
+    cuiql*) rate="$(echo "$out" | awk '$1 == "rate" {print $2}') steps/s | $(echo "$out" | sed -n 's/^ *load check *//p')" ;;
     *) rate=$(echo "$out" | tail -1) ;;
   esac
   echo "$(date -u +%H:%M:%S) [load $la] $label: $rate"
