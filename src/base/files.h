@@ -9,6 +9,7 @@
 #ifndef CUIQL_BASE_FILES_H
 #define CUIQL_BASE_FILES_H
 
+#include <stddef.h>
 #include <stdio.h>
 
 #include "cuiql/error.h"
@@ -35,5 +36,14 @@ char *file_dir_of(const char *path);
 
 /* Whether path exists (any kind of file). */
 int file_exists(const char *path);
+
+/* "DIR/NAME", malloc'ed (the caller frees it); NULL when out of memory. */
+char *file_join(const char *dir, const char *name);
+
+/* The whole of n bytes written to, or read from, a descriptor (a pipe, a socket, a file),
+ * retried on EINTR and short counts: 0, or -1 with errno set (EIO for a write that wrote
+ * nothing; a read: 0 when it ended before n bytes). */
+int file_write_all(int fd, const void *data, size_t n);
+int file_read_all(int fd, void *data, size_t n);
 
 #endif

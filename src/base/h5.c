@@ -8,6 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/files.h"
+
 void h5_silence(void) {
     /* Can only fail on a bad stack id; then HDF5 may print its trace too, which is harmless. */
     (void)H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
@@ -182,17 +184,8 @@ int h5_save_image(hid_t *file, const char *path, const char *shown, Error *err) 
         free(image);
         return -1;
     }
-    size_t done = 0, total = (size_t)size;
-    while (done < total) {
-        ssize_t w = write(fd, image + done, total - done);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) {
-            error_set(err, "%s: cannot write %s: %s", shown, path, w < 0 ? strerror(errno) : "wrote nothing");
-            break;
-        }
-        done += (size_t)w;
-    }
-    if (done == total) rc = 0;
+    if (file_write_all(fd, image, (size_t)size) == 0) rc = 0;
+    else error_set(err, "%s: cannot write %s: %s", shown, path, strerror(errno));
     if (close(fd) != 0 && rc == 0) rc = error_set(err, "%s: cannot write %s: %s", shown, path, strerror(errno));
     free(image);
     return rc;

@@ -2,6 +2,8 @@
 #define _GNU_SOURCE /* pipe2 */
 #include "base/sandbox.h"
 
+#include "base/files.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -9,30 +11,6 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-int sandbox_write(int fd, const void *data, size_t n) {
-    const char *p = data;
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) return -1;
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
-int sandbox_read(int fd, void *data, size_t n) {
-    char *p = data;
-    while (n > 0) {
-        ssize_t r = read(fd, p, n);
-        if (r < 0 && errno == EINTR) continue;
-        if (r <= 0) return -1;
-        p += r;
-        n -= (size_t)r;
-    }
-    return 0;
-}
 
 /* Set in the sandboxed child (and in a harness acting as one): deadlines apply there only. */
 static int deadlines_apply = 0;
@@ -70,7 +48,7 @@ static void run_child(SandboxChild child, void *ctx, int data_fd, int msg_fd) {
         /* never an empty message: that is how a death looks */
         if (!err.msg[0]) snprintf(err.msg, sizeof err.msg, "the reader failed without saying why");
         err.msg[sizeof err.msg - 1] = '\0';
-        (void)sandbox_write(msg_fd, err.msg, strlen(err.msg));
+        (void)file_write_all(msg_fd, err.msg, strlen(err.msg));
     }
     _exit(rc == 0 ? 0 : 1);
 }

@@ -10,8 +10,8 @@
  * parent reports "reading it crashed the HDF5 library (SIGSEGV)" for that file; one that runs
  * past its deadline (sandbox_deadline) is killed and reported as stuck.
  *
- *   static int child(void *ctx, int out, Error *err)   { ... read ...; return write_all(out, ...); }
- *   static int receive(void *ctx, int in, Error *err)  { ... read_all(in, ...) ... }
+ *   static int child(void *ctx, int out, Error *err)   { ... read ...; return file_write_all(out, ...); }
+ *   static int receive(void *ctx, int in, Error *err)  { ... file_read_all(in, ...) ... }
  *   if (sandbox_run("data.h5", child, receive, &ctx, &err)) ...   // err: the child's refusal,
  *                                                                // or the crash, naming the file
  *
@@ -50,10 +50,5 @@ void sandbox_deadline(unsigned seconds);
 /* For a test harness that plays the child in a process of its own (tests/fuzz/): deadlines apply
  * in this process from now on, each at most max_seconds. */
 void sandbox_act_as_child(unsigned max_seconds);
-
-/* Whole writes and reads on a pipe, retried on EINTR: 0, or -1 (a read: end of file before n
- * bytes, or an error). */
-int sandbox_write(int fd, const void *data, size_t n);
-int sandbox_read(int fd, void *data, size_t n);
 
 #endif

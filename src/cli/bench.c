@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/json.h"
 #include "base/parse.h"
 #include "cli/commands.h"
 #include "run/bench.h"
@@ -63,16 +64,6 @@ static int parse_list(const char *text, int *out, int *n, const char *what, Erro
     return *n ? 0 : error_set(err, "%s: empty list", what);
 }
 
-/* A JSON string: the device names are plain, but a quote or backslash must not break the line. */
-static void json_string(FILE *f, const char *s) {
-    fputc('"', f);
-    for (; *s; s++) {
-        if (*s == '"' || *s == '\\') fputc('\\', f);
-        if ((unsigned char)*s >= 0x20) fputc(*s, f);
-    }
-    fputc('"', f);
-}
-
 static void json_number(FILE *f, const char *name, double x) {
     if (isfinite(x)) fprintf(f, ",\"%s\":%.10g", name, x);
     else fprintf(f, ",\"%s\":null", name);
@@ -102,8 +93,8 @@ static void guard_report(const BenchResult *r, int threads) {
 }
 
 static void print_json(FILE *f, const BenchSpec *sp, const BenchResult *r, int count_only) {
-    fputs("{\"device\":", f);
-    json_string(f, count_only ? "" : r->device);
+    char device[6 * sizeof r->device + 3]; /* each byte escaped at most as \u00XX, and the quotes */
+    fprintf(f, "{\"device\":%s", json_write_string(device, sizeof device, count_only ? "" : r->device) >= 0 ? device : "null");
     fprintf(f, ",\"backend\":\"%s\",\"batch\":%d,\"members\":%d,\"precision\":\"%s\"", count_only ? "none" : r->on_gpu ? "cuda" : "cpu",
             sp->batch, sp->members, precision_name(sp->precision));
     json_number(f, "rho", sp->rho);

@@ -163,10 +163,6 @@ int cmd_train(int argc, char **argv) {
         }
     }
 
-    if (optp->resume && optp->force) {
-        error_set(&err, "--resume and --force exclude each other");
-        goto fail;
-    }
     if (!optp->out_dir[0]) {
         if (optp->resume) {
             error_set(&err, "--resume needs --out DIR (the run to continue)");

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/files.h"
 #include "base/sandbox.h"
 #include "base/sizes.h"
 #include "data/reader.h"
@@ -46,9 +47,9 @@ int dataset_send(Dataset *d, int fd, Error *err) {
                 d->n_states, d->n_episodes, d->rows_in_file, d->dropped, d->n_terminals, d->n_timeouts};
     Part p[7];
     if (parts(d, p)) return error_set(err, "dataset sizes out of range");
-    if (sandbox_write(fd, &h, sizeof h)) return error_set(err, "cannot send the dataset to the program");
+    if (file_write_all(fd, &h, sizeof h)) return error_set(err, "cannot send the dataset to the program");
     for (int i = 0; i < 7; i++) {
-        if (sandbox_write(fd, *p[i].slot, p[i].bytes)) return error_set(err, "cannot send the dataset to the program");
+        if (file_write_all(fd, *p[i].slot, p[i].bytes)) return error_set(err, "cannot send the dataset to the program");
         free(*p[i].slot);
         *p[i].slot = NULL;
     }
@@ -57,7 +58,7 @@ int dataset_send(Dataset *d, int fd, Error *err) {
 
 int dataset_receive(Dataset *d, int fd, const char *path, Error *err) {
     Header h;
-    if (sandbox_read(fd, &h, sizeof h) || h.magic != TRANSFER_MAGIC)
+    if (file_read_all(fd, &h, sizeof h) || h.magic != TRANSFER_MAGIC)
         return error_set(err, "%s: the reading process sent no dataset", path);
     if (h.n < 1 || h.obs_dim < 1 || h.act_dim < 1 || h.n_states < 1 || h.n_states > (int64_t)UINT32_MAX ||
         h.n_episodes < 0 || h.n_episodes > h.n)
@@ -82,7 +83,7 @@ int dataset_receive(Dataset *d, int fd, const char *path, Error *err) {
     for (int i = 0; i < 7; i++) {
         if (!(*p[i].slot = malloc(p[i].bytes ? p[i].bytes : 1)))
             return error_set(err, "%s: out of memory for the dataset (%zu bytes)", path, p[i].bytes);
-        if (sandbox_read(fd, *p[i].slot, p[i].bytes))
+        if (file_read_all(fd, *p[i].slot, p[i].bytes))
             return error_set(err, "%s: the reading process stopped sending the dataset", path);
     }
     return 0;

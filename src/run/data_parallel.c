@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/hash.h"
 #include "comm/comm.h"
 #include "run/backend_select.h"
 
@@ -20,32 +21,10 @@ int dp_device_index(const Run *run) {
 
 /* ---- the settings every rank must share --------------------------------------------------- */
 
-/* 64 bits of the bytes (multiply-xor over 8-byte words): equal data gives equal digests; a
- * different file of the same shape almost surely not. About 1 GB/s, once per launch. */
-static uint64_t digest(uint64_t h, const void *data, size_t bytes) {
-    const unsigned char *p = data;
-    for (size_t i = 0; i < bytes; i += 8) {
-        uint64_t w = 0;
-        memcpy(&w, p + i, bytes - i < 8 ? bytes - i : 8);
-        h = (h ^ w) * 0x100000001b3ull;
-        h ^= h >> 29;
-    }
-    return h;
-}
-
-static uint64_t dataset_digest(const Dataset *d) {
-    uint64_t h = 0xcbf29ce484222325ull;
-    h = digest(h, d->states, sizeof(float) * (size_t)d->n_states * d->obs_dim);
-    h = digest(h, d->state_row, sizeof(uint32_t) * (size_t)d->n);
-    h = digest(h, d->next_row, sizeof(uint32_t) * (size_t)d->n);
-    h = digest(h, d->actions, sizeof(float) * (size_t)d->n * d->act_dim);
-    h = digest(h, d->rewards, sizeof(float) * (size_t)d->n);
-    return digest(h, d->terminals, sizeof(float) * (size_t)d->n);
-}
-
 /* What decides the update, one "name: value" line each: the resolved config (its dataset path
  * aside: ranks on different nodes may read the same data from different places, and the
- * digest compares the data itself), the members, resume/--init-from, the backend, the data. */
+ * fingerprint of the data as read compares the data itself; the preprocessing that follows
+ * is the config's), the members, resume/--init-from, the backend, the data. */
 static char *settings_text(const Run *run, Error *err) {
     char *yaml = config_to_yaml_string(run->cfg), *buf = NULL;
     size_t len = 0;
@@ -62,8 +41,8 @@ static char *settings_text(const Run *run, Error *err) {
     fprintf(f, "\n--resume: %s\n--init-from: %s\n", run->opt->resume ? "yes" : "no", run->opt->init_from);
     fprintf(f, "backend: %s\n", backend_resolve(run->cfg->device, dp_device_index(run)));
     const Dataset *d = &run->data;
-    fprintf(f, "dataset: %lld transitions, %lld states, state %d, action %d, digest %016llx\n", (long long)d->n,
-            (long long)d->n_states, d->obs_dim, d->act_dim, (unsigned long long)dataset_digest(d));
+    fprintf(f, "dataset: %lld transitions, %lld states, state %d, action %d, fingerprint %016llx\n", (long long)d->n,
+            (long long)d->n_states, d->obs_dim, d->act_dim, (unsigned long long)run->data_fingerprint);
     free(yaml);
     if (fclose(f) != 0) {
         free(buf);
@@ -141,7 +120,7 @@ int dp_check_replicas(Run *run, int64_t step, Error *err) {
     if (!c) return 0;
     const ModelLayout *pop = iql_layout(run->iql);
     if (iql_get_population(run->iql, run->pop_params, NULL, NULL, NULL, err)) return -1;
-    uint64_t h = digest(0xcbf29ce484222325ull, run->pop_params, pop->n_params * sizeof(float));
+    uint64_t h = hash_finish(hash_bytes(HASH_SEED, run->pop_params, pop->n_params * sizeof(float)));
     /* Equal on every rank iff the max of each 16-bit piece v equals the min, i.e. 65535 − the max
      * of 65535 − v: one max-reduction of eight ints. */
     int v[8];

@@ -23,7 +23,7 @@ int dp_device_index(const Run *run);
 
 /* Collective, after each rank's own setup (rc: its result). The ranks agree that every one
  * succeeded, then compare their settings with rank 0's: the resolved config, the sweep, resume
- * and --init-from, the backend, and a digest of the loaded dataset. A rank that differs is
+ * and --init-from, the backend, and the fingerprint of the dataset as read. A rank that differs is
  * refused with the first differing line. -1 on every rank (err the same) on any failure. */
 int dp_check_setup(Run *run, int rc, Error *err);
 

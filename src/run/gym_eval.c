@@ -102,8 +102,10 @@ static int fail_and_save(Run *run, int64_t step, Error *err) {
     if (run_save_checkpoints(run, step, 0, &save))
         return error_set(err, "%s: %s; saving the checkpoint of step %lld failed too (%s); the last one written is intact",
                          run_eval_name(run), msg, (long long)step, save.msg);
-    return error_set(err, "%s: %s; training stopped at step %lld, checkpoint written to %s/checkpoint.h5", run_eval_name(run),
-                     msg, (long long)step, run->P > 1 ? run->opt->out_dir : run->members[0].dir);
+    char where[TRAIN_PATH_MAX + 128];
+    run_checkpoint_where(run, where, sizeof where);
+    return error_set(err, "%s: %s; training stopped at step %lld, checkpoint written to %s", run_eval_name(run), msg,
+                     (long long)step, where);
 }
 
 static int handle_reply(Run *run, const GymReply *r, Error *err) {

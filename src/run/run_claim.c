@@ -37,7 +37,6 @@ static int check_sibling_shards(Run *run, Error *err) {
 
 int run_claim(Run *run, Error *err) {
     const TrainOptions *opt = run->opt;
-    if (opt->resume && opt->force) return error_set(err, "--resume and --force exclude each other");
     int sharded = run->shard.count > 1;
     if (sharded && opt->force)
         return error_set(err, "--force: shard %d/%d would move its sibling shards' files aside; move the old run "

@@ -13,20 +13,13 @@
 
 #include "base/files.h"
 
-const char *const run_resume_changeable[] = {"steps", "log_every", "checkpoint_every", "eval_every",
-                                             "eval_episodes", "env", "device", "replay", NULL};
+const char *const run_resume_changeable[] = {"steps", "log_every", "checkpoint_every", "eval_every", "eval_episodes",
+                                             "env", "eval_env", "eval_ref_scores", "device", "replay", NULL};
 
 static int is_changeable(const char *key) {
     for (const char *const *k = run_resume_changeable; *k; k++)
         if (!strcmp(*k, key)) return 1;
     return 0;
-}
-
-static char *dir_file(const char *dir, const char *name) {
-    size_t n = strlen(dir) + strlen(name) + 2;
-    char *p = malloc(n);
-    if (p) snprintf(p, n, "%s/%s", dir, name);
-    return p;
 }
 
 /* ---- the file ---------------------------------------------------------------------------- */
@@ -81,7 +74,7 @@ static void absolute(const char *path, char *out, size_t n) {
 }
 
 int run_history_append(const char *dir, const RunHistoryEntry *e, Error *err) {
-    char *path = dir_file(dir, RUN_HISTORY_NAME);
+    char *path = file_join(dir, RUN_HISTORY_NAME);
     if (!path) return error_set(err, "%s: out of memory", dir);
     Line l = {0};
     char when[32] = "?", host[128] = "?", fp[24], data[4096];
@@ -144,7 +137,7 @@ static int line_value(const char *line, const char *key, char *out, size_t n) {
 
 int run_history_data(const char *dir, RunDataRecord *rec, Error *err) {
     memset(rec, 0, sizeof *rec);
-    char *path = dir_file(dir, RUN_HISTORY_NAME);
+    char *path = file_join(dir, RUN_HISTORY_NAME);
     if (!path) return error_set(err, "%s: out of memory", dir);
     FILE *f = fopen(path, "r");
     if (!f) {
@@ -194,7 +187,7 @@ static const char *yaml_value(const char *yaml, const char *key, size_t *len) {
 
 int run_resume_compare_config(const char *dir, const Config *now, char *changes, size_t n, Error *err) {
     changes[0] = '\0';
-    char *path = dir_file(dir, "config.yaml");
+    char *path = file_join(dir, "config.yaml");
     if (!path) return error_set(err, "%s: out of memory", dir);
     Config then;
     config_defaults(&then);

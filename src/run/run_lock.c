@@ -25,13 +25,6 @@ static int ends_with(const char *s, const char *suffix) {
     return n >= k && !strcmp(s + n - k, suffix);
 }
 
-static char *join(const char *dir, const char *name) {
-    size_t n = strlen(dir) + strlen(name) + 2;
-    char *p = malloc(n);
-    if (p) snprintf(p, n, "%s/%s", dir, name);
-    return p;
-}
-
 /* A file a run writes at the top of its directory (a leftover NAME.tmp of one too). */
 static int is_run_file(const char *name) {
     static const char *const fixed[] = {"config.yaml", "metrics.csv", "checkpoint.h5", "sweep.txt", "history.log"};
@@ -54,7 +47,7 @@ int run_dir_holds_run(const char *dir, char *what, size_t n) {
     /* The most telling evidence first, for the message. */
     static const char *const telling[] = {"checkpoint.h5", "metrics.csv", "config.yaml"};
     for (size_t i = 0; i < sizeof telling / sizeof *telling; i++) {
-        char *p = join(dir, telling[i]);
+        char *p = file_join(dir, telling[i]);
         int here = p && file_exists(p);
         free(p);
         if (here) {
@@ -123,7 +116,7 @@ static char *make_replaced_dir(const char *dir, Error *err) {
         char name[96];
         if (k == 1) snprintf(name, sizeof name, "%s", stamp);
         else snprintf(name, sizeof name, "%s-%d", stamp, k);
-        char *path = join(dir, name);
+        char *path = file_join(dir, name);
         if (!path) return error_set(err, "%s: out of memory", dir), NULL;
         if (mkdir(path, 0777) == 0) return path;
         int saved = errno;
@@ -144,7 +137,7 @@ static int move_old_run(const char *dir, RunLock *lock, Error *err) {
         if (!strcmp(name, ".") || !strcmp(name, "..") || !strcmp(name, RUN_LOCK_NAME) ||
             !strncmp(name, RUN_REPLACED_PREFIX, strlen(RUN_REPLACED_PREFIX)))
             continue;
-        char *from = join(dir, name);
+        char *from = file_join(dir, name);
         if (!from) {
             rc = error_set(err, "%s: out of memory", dir);
             break;
@@ -154,7 +147,7 @@ static int move_old_run(const char *dir, RunLock *lock, Error *err) {
                    (lstat(from, &st) == 0 && S_ISDIR(st.st_mode) && run_dir_holds_run(from, NULL, 0));
         if (take && !lock->moved_to && !(lock->moved_to = make_replaced_dir(dir, err))) rc = -1;
         if (take && rc == 0) {
-            char *to = join(lock->moved_to, name);
+            char *to = file_join(lock->moved_to, name);
             if (!to) rc = error_set(err, "%s: out of memory", dir);
             else if (rename(from, to) != 0)
                 rc = error_set(err, "--force: cannot move %s to %s: %s (%d moved before it)", from, lock->moved_to,
@@ -175,7 +168,7 @@ RunLock *run_lock_take(const char *dir, const char *lock_name, RunDirMode mode, 
                        int check_top, Error *err) {
     if (file_make_dirs(dir, err)) return NULL;
     RunLock *lock = calloc(1, sizeof *lock);
-    char *path = join(dir, lock_name ? lock_name : RUN_LOCK_NAME);
+    char *path = file_join(dir, lock_name ? lock_name : RUN_LOCK_NAME);
     if (!lock || !path) {
         free(lock);
         free(path);

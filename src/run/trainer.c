@@ -299,9 +299,10 @@ done:;
  * a sweep, the data, the members. */
 static int setup_local(Run *run, Config *c, Error *err) {
     const TrainOptions *opt = run->opt;
+    if (opt->resume && opt->init_from[0]) return error_set(err, "--resume and --init-from exclude each other");
+    if (opt->resume && opt->force) return error_set(err, "--resume and --force exclude each other");
     if (config_validate(c, err)) return -1;
     if (!c->dataset[0]) return error_set(err, "no dataset: give --dataset FILE or set 'dataset' in the config");
-    if (opt->resume && opt->init_from[0]) return error_set(err, "--resume and --init-from exclude each other");
     if (!opt->resume && c->steps == 0) return error_set(err, "steps: 0 steps to train; give --steps N with N >= 1");
     if (opt->comm && iql_parallel_check_batch(c->batch_size, opt->comm->size, err)) return -1;
     if (run_resolve_shard(run, err) || load_data(run, c, err) || run_make_members(run, err) ||

@@ -6,17 +6,18 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/files.h"
 #include "base/sandbox.h"
 #include "test_util.h"
 
 static int send_numbers(void *ctx, int out, Error *err) {
     (void)ctx;
     int v[3] = {7, 8, 9};
-    return sandbox_write(out, v, sizeof v) ? error_set(err, "send failed") : 0;
+    return file_write_all(out, v, sizeof v) ? error_set(err, "send failed") : 0;
 }
 
 static int receive_numbers(void *ctx, int in, Error *err) {
-    return sandbox_read(in, ctx, 3 * sizeof(int)) ? error_set(err, "receive failed") : 0;
+    return file_read_all(in, ctx, 3 * sizeof(int)) ? error_set(err, "receive failed") : 0;
 }
 
 static int refuse(void *ctx, int out, Error *err) {

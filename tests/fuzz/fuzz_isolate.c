@@ -20,6 +20,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "base/files.h"
 #include "base/sandbox.h"
 
 #define HELPER_INPUTS 2000 /* then a fresh helper: HDF5 leaks a little on some corrupt files */
@@ -47,8 +48,8 @@ static void send_report(const char *report) {
     sigemptyset(&alrm);
     sigaddset(&alrm, SIGALRM);
     sigprocmask(SIG_BLOCK, &alrm, NULL);
-    (void)sandbox_write(from_helper, "R", 1);
-    (void)sandbox_write(from_helper, report, strlen(report));
+    (void)file_write_all(from_helper, "R", 1);
+    (void)file_write_all(from_helper, report, strlen(report));
 }
 
 /* Called by ASan when an error report begins (send_report is called when it ends): the deadline
@@ -100,7 +101,7 @@ static void on_deadline(int sig, siginfo_t *info, void *context) {
         break;
     }
     if (getenv("FUZZ_DEBUG_DEADLINE")) { int f = open(getenv("FUZZ_DEBUG_DEADLINE"), O_WRONLY | O_CREAT | O_TRUNC, 0644); backtrace_symbols_fd(frames, n, f); close(f); }
-    (void)sandbox_write(from_helper, hdf5 ? "H" : "O", 1);
+    (void)file_write_all(from_helper, hdf5 ? "H" : "O", 1);
     _exit(1);
 }
 
@@ -118,16 +119,16 @@ static void helper_loop(FuzzRead reader) {
     sigaction(SIGALRM, &sa, NULL);
     for (;;) {
         uint64_t size;
-        if (sandbox_read(to_helper, &size, sizeof size)) _exit(0);
+        if (file_read_all(to_helper, &size, sizeof size)) _exit(0);
         uint8_t *data = malloc(size ? size : 1);
-        if (!data || sandbox_read(to_helper, data, size)) _exit(0);
+        if (!data || file_read_all(to_helper, data, size)) _exit(0);
         if (own_stderr && (ftruncate(2, 0) != 0 || lseek(2, 0, SEEK_SET) != 0)) _exit(0);
         Error err;
         sandbox_deadline(HELPER_DEADLINE);
         (void)reader(data, size, &err);
         alarm(0);
         free(data);
-        if (sandbox_write(from_helper, "S", 1)) _exit(0);
+        if (file_write_all(from_helper, "S", 1)) _exit(0);
     }
 }
 
@@ -241,8 +242,8 @@ static char run_in_helper(FuzzRead reader, const uint8_t *data, size_t size, cha
     helper_inputs++;
     uint64_t n = size;
     char answer = 0;
-    if (sandbox_write(to_helper, &n, sizeof n) == 0 && sandbox_write(to_helper, data, size) == 0 &&
-        sandbox_read(from_helper, &answer, 1) == 0 && answer == 'S')
+    if (file_write_all(to_helper, &n, sizeof n) == 0 && file_write_all(to_helper, data, size) == 0 &&
+        file_read_all(from_helper, &answer, 1) == 0 && answer == 'S')
         return 'S';
     /* The helper died on this input. */
     size_t len = 0;

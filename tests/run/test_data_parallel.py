@@ -228,13 +228,13 @@ def test_refusals():
           f"one line naming the rank and the setting: {ours}")
     check(not os.path.exists("mismatch"), "nothing written by a refused launch")
 
-    # A different dataset on one rank: its digest differs.
+    # A different dataset on one rank: its fingerprint differs.
     write_dataset("other.h5", seed=5)
     cmd = (mpirun_cmd(1) + [BIN] + train_args("otherdata", COMMON_SETS, ["--data-parallel"]) + [":", "-np", "1", BIN]
            + train_args("otherdata", COMMON_SETS, ["--data-parallel", "--dataset", "other.h5"]))
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=env())
     ours = our_lines(r.stderr)
-    check(r.returncode != 0 and len(ours) == 1 and "rank 1 of 2" in ours[0] and "digest" in ours[0],
+    check(r.returncode != 0 and len(ours) == 1 and "rank 1 of 2" in ours[0] and "fingerprint" in ours[0],
           f"a rank with other data is refused in one line: {ours}")
 
     # A missing file on one rank only: the ranks agree, rank 0 prints rank 1's line.

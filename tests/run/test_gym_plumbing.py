@@ -258,6 +258,17 @@ def main():
         check(len(gym_rows) == 4 and all(not t["loss_q"] for t in gym_rows),
               f"gym rows in sweep.csv carry no later step's losses: {gym_rows}")
 
+    # ---- the evaluation's environment and reference may change on resume (they touch no step) ----
+    r = train("g_res", ["--steps", "100", "--set", "eval_every=100"], env_for("hold", "res1.log", FAKE_TOTAL=1))
+    check(r.returncode == 0, f"the run to resume: {r.stderr.strip()}")
+    r = train("g_res", ["--resume", "--steps", "200", "--set", "eval_every=100", "--set", "eval_env=gym:Other-v0",
+                        "--set", "eval_ref_scores=other-v0"], env_for("hold", "res2.log", FAKE_TOTAL=1))
+    check(r.returncode == 0, f"a resume with another eval_env and eval_ref_scores: {r.stderr.strip()}")
+    if os.path.exists("g_res/history.log"):
+        with open("g_res/history.log") as f:
+            last = f.read().strip().splitlines()[-1]
+        check("eval_env:" in last and "eval_ref_scores:" in last, f"the resume records both changes: {last!r}")
+
     # ---- the backlog is bounded: a stand-in that only answers when idle ----
     env = env_for("idle", "idle.log")
     r = train("g_idle", ["--steps", "1000", "--set", "log_every=100", "--set", "eval_every=50"], env)
@@ -284,6 +295,15 @@ def main():
             check(False, f"the checkpoint is readable: {e}")
         check(not glob.glob("g_die/eval-*.h5*"), f"no policy files left: {glob.glob('g_die/eval-*')}")
     check(bridge_gone("die.log"), "the dead bridge was reaped")
+    # ... and in a sweep: the message names each member's checkpoint, not DIR/checkpoint.h5
+    r = train("g_sdie", ["--steps", "100000", "--set", "log_every=100", "--set", "eval_every=200", "--sweep", "seed=0,1"],
+              env_for("die", "sdie.log", FAKE_DIE_AT=2))
+    if one_line_error(r, "exited with status 5", "a bridge that dies in a sweep"):
+        check("checkpoint written to g_sdie/<member>/checkpoint.h5 for each of 2 members" in r.stderr,
+              f"the sweep's checkpoints named: {r.stderr!r}")
+        check(all(os.path.exists(f"g_sdie/tau0.7-beta2-seed{k}/checkpoint.h5") for k in (0, 1)),
+              "each member's checkpoint written")
+    check(bridge_gone("sdie.log"), "the dead bridge was reaped (sweep)")
 
     # ---- other failures during training ----
     for mode, needle in (("error_reply", "non-finite action"), ("garbage", "not JSON")):
