@@ -22,6 +22,11 @@ void sandbox_deadline(unsigned seconds) {
     alarm(seconds ? seconds : 1);
 }
 
+unsigned sandbox_seconds_for(unsigned fixed, uint64_t bytes, int64_t objects) {
+    uint64_t s = fixed + bytes / (20u << 20) + (uint64_t)(objects > 0 ? objects : 0) / 50u;
+    return s > 86400 ? 86400u : (unsigned)s;
+}
+
 void sandbox_act_as_child(unsigned max_seconds) {
     deadlines_apply = 1;
     deadline_cap = max_seconds;

@@ -23,6 +23,7 @@
 #define CUIQL_BASE_SANDBOX_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "cuiql/error.h"
 
@@ -46,6 +47,10 @@ int sandbox_run(const char *what, SandboxChild child, SandboxReceive receive, vo
  * short one for the metadata, then one that its data's size allows. A no-op in the program
  * itself (no sandbox, or fork failed). */
 void sandbox_deadline(unsigned seconds);
+
+/* A deadline for reading `bytes` of data in `objects` objects after `fixed` seconds for the
+ * rest: a pessimistic 20 MB/s (of decompression) and 50 objects/s, at most a day. */
+unsigned sandbox_seconds_for(unsigned fixed, uint64_t bytes, int64_t objects);
 
 /* For a test harness that plays the child in a process of its own (tests/fuzz/): deadlines apply
  * in this process from now on, each at most max_seconds. */

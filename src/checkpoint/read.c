@@ -671,10 +671,9 @@ typedef struct {
 static int check_child(void *ctx, int out, Error *err) {
     (void)out;
     const CheckJob *job = ctx;
-    /* A minute, and a second per 20 MB of the file (base/sandbox.h: HDF5 can loop forever). */
+    /* A minute, and what the file's size allows (base/sandbox.h: HDF5 can loop forever). */
     struct stat st;
-    uint64_t seconds = 60 + (job->path && stat(job->path, &st) == 0 ? (uint64_t)st.st_size / (20u << 20) : 0);
-    sandbox_deadline(seconds > 86400 ? 86400u : (unsigned)seconds);
+    sandbox_deadline(sandbox_seconds_for(60, job->path && stat(job->path, &st) == 0 ? (uint64_t)st.st_size : 0, 0));
     int has_target, has_optimizer;
     if (!job->single) {
         CheckpointMeta meta;

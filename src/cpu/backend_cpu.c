@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "base/sizes.h"
 #include "cuiql/backend.h"
 #include "cuiql/cpu_blas.h"
@@ -326,9 +327,7 @@ static void cpu_init_uniform(Backend *b, float *dst, int64_t n, float bound, uin
 /* Every op has finished when it returns, so the clock read now is the stream's point. */
 static void cpu_time_mark(Backend *b, int slot) {
     settle(b);
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    if (slot >= 0 && slot < BACKEND_TIME_SLOTS) ((CpuBackend *)b)->stamps[slot] = ts.tv_sec + ts.tv_nsec * 1e-9;
+    if (slot >= 0 && slot < BACKEND_TIME_SLOTS) ((CpuBackend *)b)->stamps[slot] = clock_seconds();
 }
 
 static int cpu_time_elapsed(Backend *b, int from, int to, double *seconds, Error *err) {

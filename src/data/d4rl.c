@@ -148,7 +148,7 @@ static int read_columns(const char *path, const D4rlColumns *c, Dataset *d, Erro
     if (size_check_memory(total, err))
         return error_prefix(err, "%s: %lld rows of %d state and %d action columns", path, (long long)rows,
                             d->obs_dim, d->act_dim);
-    sandbox_deadline(reader_data_seconds(total, 0));
+    sandbox_deadline(sandbox_seconds_for(SANDBOX_METADATA_SECONDS, total, 0));
     if (!(d->states = alloc_or_fail(states_bytes, path, "states", err)) ||
         column_read_float(path, &c->obs, d->states, err) < 0 ||
         (has_next && column_read_float(path, &c->next, d->states + R * S, err) < 0))

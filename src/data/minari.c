@@ -207,7 +207,7 @@ static int allocate(const char *path, Dataset *d, int64_t max_steps, Error *err)
     if (size_check_memory(total, err))
         return error_prefix(err, "%s: %lld transitions of %d state and %d action columns", path, (long long)d->n,
                             d->obs_dim, d->act_dim);
-    sandbox_deadline(reader_data_seconds(total, d->n_episodes));
+    sandbox_deadline(sandbox_seconds_for(SANDBOX_METADATA_SECONDS, total, d->n_episodes));
     d->states = malloc(states_bytes ? states_bytes : 1);
     d->actions = malloc(actions_bytes ? actions_bytes : 1);
     d->rewards = malloc(n * sizeof(float));
@@ -263,7 +263,7 @@ int minari_load(hid_t file, const char *path, Dataset *d, Error *err) {
     size_t count;
     if (list_episodes(file, path, &names, &count, err) < 0) return -1;
     if (count == 0) return error_set(err, "%s: no 'episode_<id>' groups at the root", path);
-    sandbox_deadline(reader_data_seconds(0, (int64_t)count)); /* opening every episode's datasets */
+    sandbox_deadline(sandbox_seconds_for(SANDBOX_METADATA_SECONDS, 0, (int64_t)count)); /* opening every episode's datasets */
 
     d->format = DATASET_MINARI;
     int64_t *steps = malloc(count * sizeof *steps);

@@ -74,10 +74,8 @@ int minari_load(hid_t file, const char *path, Dataset *out, Error *err);
 int minari_detect(hid_t file, const char *path, Error *err);
 
 /* The reading child's deadlines (base/sandbox.h): 20 s for opening the file and its
- * datasets, then what the data's size allows at a pessimistic 20 MB/s of decompression. */
+ * datasets, then what the data's size allows (sandbox_seconds_for, with this as the fixed part). */
 #define SANDBOX_METADATA_SECONDS 20u
-unsigned reader_data_seconds(size_t bytes, int64_t objects);
-
 /* transfer.c: a loaded Dataset (before preprocessing) through a pipe, from the reading child
  * (base/sandbox.h) to the program. dataset_send frees each array once it is sent. */
 int dataset_send(Dataset *d, int fd, Error *err);

@@ -9,11 +9,6 @@
 #include "base/sizes.h"
 #include "data/reader.h"
 
-unsigned reader_data_seconds(size_t bytes, int64_t objects) {
-    uint64_t s = SANDBOX_METADATA_SECONDS + bytes / (20u << 20) + (uint64_t)(objects > 0 ? objects : 0) / 50u;
-    return s > 86400 ? 86400u : (unsigned)s;
-}
-
 typedef struct {
     uint32_t magic;
     int32_t format, obs_dim, act_dim, had_next_observations;

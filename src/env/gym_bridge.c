@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "base/json.h"
 
 extern char **environ;
@@ -56,15 +57,9 @@ const char *gym_bridge_script(void) {
 
 pid_t gym_bridge_pid(const GymBridge *b) { return b->pid; }
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 /* Reaps the child if it has ended, waiting up to timeout_s; 1 once reaped. */
 static int reap(GymBridge *b, double timeout_s) {
-    double deadline = now_s() + timeout_s;
+    double deadline = clock_seconds() + timeout_s;
     while (!b->reaped) {
         int status;
         pid_t r = waitpid(b->pid, &status, WNOHANG);
@@ -75,7 +70,7 @@ static int reap(GymBridge *b, double timeout_s) {
             b->reaped = 1;  /* ECHILD: nothing left to wait for */
             b->status = -1;
         } else if (r == 0) {
-            if (now_s() >= deadline) return 0;
+            if (clock_seconds() >= deadline) return 0;
             struct timespec pause = {0, 5000000};
             nanosleep(&pause, NULL);  /* an early wake-up by a signal only shortens the pause */
         }
@@ -137,7 +132,7 @@ static int ended(GymBridge *b, const char *when, Error *err) {
     describe_end(b, how, sizeof how);
     /* Once it has ended its stderr reaches its end too: read all of it (bounded, if a
      * grandchild still holds the pipe). */
-    for (double t_end = now_s() + 1.0; b->err_fd >= 0 && now_s() < t_end;) {
+    for (double t_end = clock_seconds() + 1.0; b->err_fd >= 0 && clock_seconds() < t_end;) {
         struct pollfd pfd = {.fd = b->err_fd, .events = POLLIN};
         if (poll(&pfd, 1, 100) < 0 && errno != EINTR) break;
         drain_stderr(b);
@@ -150,7 +145,7 @@ static int ended(GymBridge *b, const char *when, Error *err) {
 /* The next complete line (without its newline) into *line, which stays valid until the next
  * call. 1: a line; 0: none within timeout_s; -1: end of output or an error. */
 static int read_line(GymBridge *b, double timeout_s, char **line, const char *when, Error *err) {
-    double deadline = now_s() + timeout_s;
+    double deadline = clock_seconds() + timeout_s;
     for (;;) {
         char *nl = b->len ? memchr(b->buf, '\n', b->len) : NULL;
         if (nl) {
@@ -179,7 +174,7 @@ static int read_line(GymBridge *b, double timeout_s, char **line, const char *wh
         if (errno != EAGAIN && errno != EWOULDBLOCK)
             return error_set(err, "reading from the gym bridge (%s) %s: %s", b->what, when, strerror(errno));
         drain_stderr(b);
-        double left = deadline - now_s();
+        double left = deadline - clock_seconds();
         if (left <= 0) return 0;
         struct pollfd pfd[2] = {{.fd = b->fd, .events = POLLIN}, {.fd = b->err_fd, .events = POLLIN}};
         int ms = left > 1e6 ? 1000000000 : (int)ceil(left * 1000);
@@ -384,7 +379,7 @@ int gym_bridge_send(GymBridge *b, int64_t id, const char *checkpoint, int episod
     int n = snprintf(line, sizeof line, "{\"id\": %lld, \"checkpoint\": %s, \"episodes\": %d, \"seed\": %llu}\n",
                      (long long)id, path, episodes, (unsigned long long)seed);
     if (n < 0 || (size_t)n >= sizeof line) return error_set(err, "gym bridge: request too long");
-    double deadline = now_s() + SEND_TIMEOUT_S;
+    double deadline = clock_seconds() + SEND_TIMEOUT_S;
     for (size_t off = 0; off < (size_t)n;) {
         /* MSG_NOSIGNAL: a bridge that has gone is EPIPE here, not a SIGPIPE for the trainer. */
         ssize_t w = send(b->fd, line + off, (size_t)n - off, MSG_NOSIGNAL);
@@ -396,7 +391,7 @@ int gym_bridge_send(GymBridge *b, int64_t id, const char *checkpoint, int episod
         if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
             /* The bridge is not reading (busy with earlier requests); the socket's buffer holds
              * hundreds of requests, so this wait is bounded by the caller's backlog. */
-            if (now_s() > deadline)
+            if (clock_seconds() > deadline)
                 return error_set(err, "the gym bridge (%s) has read no request for %d s", b->what, SEND_TIMEOUT_S);
             struct pollfd pfd = {.fd = b->fd, .events = POLLOUT};
             if (poll(&pfd, 1, 1000) < 0 && errno != EINTR)

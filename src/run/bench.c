@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "algo/step_cost.h"
+#include "base/clock.h"
 #include "run/backend_select.h"
 
 #define BENCH_ROWS 200000  /* the random dataset's transitions: the step's cost depends on its shape only */
@@ -20,12 +21,6 @@ struct BenchRun {
     uint32_t *rows, *next_rows;
     double measured_bytes;
 };
-
-static double now_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 void bench_spec_defaults(BenchSpec *spec) {
     Config cfg;
@@ -153,10 +148,10 @@ int bench_time_steps(BenchRun *run, int steps, double seconds, double *steps_per
                      Error *err) {
     const BackendOps *o = run->b->ops;
     if (steps <= 0) {  /* calibrate: a few steps, then as many as fit in `seconds` */
-        double t = now_seconds();
+        double t = clock_seconds();
         for (int i = 0; i < 3; i++) iql_step(run->s);
         if (o->synchronize(run->b, err)) return -1;
-        double per = (now_seconds() - t) / 3;
+        double per = (clock_seconds() - t) / 3;
         steps = (int)fmin(fmax(seconds / fmax(per, 1e-9), 5), 1000000);
     }
     LoadSample before = load_sample();
@@ -192,17 +187,17 @@ int bench_ceilings(Backend *b, BenchCeilings *out, Error *err) {
                   .batch = 1};
     b->ops->gemm(b, &g);  /* first call: library warm-up, not timed */
     if (b->ops->synchronize(b, err)) goto done;
-    double t = now_seconds();
+    double t = clock_seconds();
     for (int r = 0; r < reps; r++) b->ops->gemm(b, &g);
     if (b->ops->synchronize(b, err)) goto done;
-    out->gemm_flops = reps * 2.0 * n * n * (double)n / (now_seconds() - t);
+    out->gemm_flops = reps * 2.0 * n * n * (double)n / (clock_seconds() - t);
     out->gemm_n = n;
     b->ops->copy(b, z, x, (int64_t)n * n);
     if (b->ops->synchronize(b, err)) goto done;
-    t = now_seconds();
+    t = clock_seconds();
     for (int r = 0; r < reps; r++) b->ops->copy(b, r & 1 ? x : z, r & 1 ? z : x, (int64_t)n * n);
     if (b->ops->synchronize(b, err) || b->ops->status(b, err)) goto done;
-    out->bandwidth = reps * 2.0 * (double)bytes / (now_seconds() - t);
+    out->bandwidth = reps * 2.0 * (double)bytes / (clock_seconds() - t);
     rc = 0;
 done:
     if (x) b->ops->release(b, x);

@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "env/gym_bridge.h"
 #include "run/run_state.h"
 
@@ -46,12 +47,6 @@ struct GymEval {
     int64_t next_id;
     double held_s;     /* training time spent waiting for the backlog */
 };
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 static int stopping(const Run *run) { return run->stop && *run->stop; }
 
@@ -168,12 +163,12 @@ static void outstanding_steps(const GymEval *g, char *buf, size_t n) {
 /* Waits until at most `rounds` evaluation steps are outstanding. 1 when a signal cut it short. */
 static int wait_rounds(Run *run, int rounds, Error *err) {
     GymEval *g = run->gym;
-    double limit = reply_timeout(run) * (g->n_pending ? g->n_pending : 1), deadline = now_s() + limit;
+    double limit = reply_timeout(run) * (g->n_pending ? g->n_pending : 1), deadline = clock_seconds() + limit;
     while (rounds_outstanding(g) > rounds) {
         if (stopping(run)) return 1;
         char steps[256];
         outstanding_steps(g, steps, sizeof steps);
-        if (now_s() > deadline)
+        if (clock_seconds() > deadline)
             return error_set(err, "the gym bridge (pid %ld) did not answer in %.0f s (evaluations of steps %s outstanding)",
                              (long)gym_bridge_pid(g->bridge), limit, steps);
         if (receive(run, WAIT_SLICE_S, err) < 0) return -1;
@@ -183,9 +178,9 @@ static int wait_rounds(Run *run, int rounds, Error *err) {
 
 int gym_eval_submit(Run *run, int64_t step, Error *err) {
     GymEval *g = run->gym;
-    double t0 = now_s();
+    double t0 = clock_seconds();
     int w = wait_rounds(run, MAX_ROUNDS - 1, err);
-    g->held_s += now_s() - t0;
+    g->held_s += clock_seconds() - t0;
     if (w < 0) return fail_and_save(run, step, err);
     if (w > 0) return 0;  /* a signal: the loop saves and stops at its next step */
     if (g->n_pending + run->P > g->cap_pending) {

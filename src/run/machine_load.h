@@ -13,6 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/clock.h"
+
 typedef struct {
     double wall;    /* CLOCK_MONOTONIC seconds */
     double busy;    /* all CPUs: user + nice + system + irq + softirq, seconds */
@@ -23,9 +25,7 @@ typedef struct {
 
 static inline LoadSample load_sample(void) {
     LoadSample s = {0};
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    s.wall = ts.tv_sec + ts.tv_nsec * 1e-9;
+    s.wall = clock_seconds();
     struct rusage ru;
     if (!getrusage(RUSAGE_SELF, &ru))
         s.own = ru.ru_utime.tv_sec + ru.ru_utime.tv_usec * 1e-6 + ru.ru_stime.tv_sec + ru.ru_stime.tv_usec * 1e-6;

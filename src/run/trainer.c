@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "base/files.h"
 #include "run/backend_select.h"
 #include "run/data_checks.h"
@@ -21,12 +22,6 @@
  * variable of static storage. The loop finishes its step, checkpoints and exits. */
 static volatile sig_atomic_t stop_signal = 0;
 static void on_stop_signal(int sig) { stop_signal = sig; }
-
-static double now_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 static int log_row(Run *run, int64_t step, int have_train, double steps_per_s, int have_eval, Error *err) {
     for (int p = 0; p < run->P; p++) {
@@ -66,7 +61,7 @@ static int train_loop(Run *run, int64_t start, int *interrupted, Error *err) {
     int writer = dp_is_writer(run);
     int has_env = run_eval_enabled(run);  /* the writer's alone evaluates */
     int rc = 0;
-    double t0 = now_seconds(), t_last = t0, t_printed = t0;
+    double t0 = clock_seconds(), t_last = t0, t_printed = t0;
     int64_t step_last = start;
 
     for (int64_t step = start; step < total && rc == 0;) {
@@ -97,20 +92,20 @@ static int train_loop(Run *run, int64_t start, int *interrupted, Error *err) {
         /* gymnasium results, logged at the step they evaluated (gym_eval.c) */
         if (writer && run->gym && (rc = gym_eval_poll(run, step, err))) break;
         if (!log_now && !eval_now && !ckpt_now && !final) {
-            double t = now_seconds();
+            double t = clock_seconds();
             if (writer) run_print_heartbeat(run, step, t, &t_printed, (double)(step - step_last) / (t - t_last));
             continue;
         }
 
         /* the rate shown on an evaluation-only step (no synchronisation: on CUDA, the rate steps
          * were issued at); a logged step measures it after reading the scalars, which waits */
-        double steps_per_s = (double)(step - step_last) / (now_seconds() - t_last);
+        double steps_per_s = (double)(step - step_last) / (clock_seconds() - t_last);
         if (log_now) {
             if ((rc = iql_read_scalars(run->iql, run->scalars, err))) {
                 error_prefix(err, "step %lld (checkpoints written before are intact)", (long long)step);
                 break;
             }
-            steps_per_s = (double)(step - step_last) / (now_seconds() - t_last);
+            steps_per_s = (double)(step - step_last) / (clock_seconds() - t_last);
             run->have_scalars = 1;
             if ((rc = check_finite(run, step, err))) {
                 run->agreed = 1;  /* the scalars are the global batch's: every rank sees the same */
@@ -127,13 +122,13 @@ static int train_loop(Run *run, int64_t start, int *interrupted, Error *err) {
                 break;
             if (log_now || evaluated) {
                 run_print_progress(run, step, steps_per_s);
-                t_printed = now_seconds();
+                t_printed = clock_seconds();
             }
             if (ckpt_now || final) rc = run_save_checkpoints(run, step, ckpt_now, err);
             /* after the checkpoint: a hung bridge costs no weights */
             if (!rc && final && run->gym) rc = gym_eval_finish(run, err);
         }
-        t_last = now_seconds();  /* logging, evaluation and checkpoints stay out of steps/s */
+        t_last = clock_seconds();  /* logging, evaluation and checkpoints stay out of steps/s */
         step_last = step;
     }
     if (rc && writer && !run->opt->quiet && run_progress_in_place(run)) printf("\n");
@@ -350,7 +345,7 @@ int train_run(const TrainOptions *opt, int *interrupted, Error *err) {
     stop_signal = 0;
     run.stop = &stop_signal;  /* a wait for the gym bridge ends on a signal too */
     for (int i = 0; i < 4; i++) sigaction(stop_signals[i], &sa, &old_actions[i]);
-    double t0 = now_seconds();
+    double t0 = clock_seconds();
     int trained_any = 0;
     rc = 0;
     for (int g = 0; g < run.n_groups && rc == 0; g++) {
@@ -363,7 +358,7 @@ int train_run(const TrainOptions *opt, int *interrupted, Error *err) {
     if (rc == 0 && !trained_any)
         printf("cuiql: all %d members%s are already at step %lld (raise --steps to continue)\n", run.n_all,
                run.shard.count > 1 ? " of this shard" : "", (long long)c->steps);
-    else if (rc == 0 && dp_is_writer(&run)) run_print_done(&run, now_seconds() - t0);
+    else if (rc == 0 && dp_is_writer(&run)) run_print_done(&run, clock_seconds() - t0);
     for (int i = 0; i < 4; i++) sigaction(stop_signals[i], &old_actions[i], NULL);
 
 done:
