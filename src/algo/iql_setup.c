@@ -46,19 +46,12 @@ static void build_schedule(IqlState *s) {
  * in one piece, since init_uniform draws a contiguous run of words. At most [2P, 256, ld]. */
 static int init_padded_weights(IqlState *s, const NetLayout *net, NetId n, int l, const MemberSpec *members,
                                Error *err) {
-    int per_member = net->members / s->P, in = net->in[l], ld = net->ld[l];
+    int per_member = net->members / s->P;
     size_t count = (size_t)net->members * net->weight_stride[l];
     float *host = calloc(count, sizeof(float));
     if (!host) return error_set(err, "out of host memory (%zu floats)", count);
-    float bound = 1.0f / sqrtf((float)in);
-    for (int e = 0; e < net->members; e++) {
-        uint64_t seed = members[e / per_member].seed, ws = model_init_subsequence(n, l, 0, e % per_member);
-        float *w = host + (size_t)e * net->weight_stride[l];
-        for (int o = 0; o < net->out[l]; o++)
-            for (int c = 0; c < in; c++)
-                w[(size_t)o * ld + c] =
-                    bound * (2.0f * philox_uniform01(philox_value(seed, ws, (uint64_t)o * in + c)) - 1.0f);
-    }
+    for (int e = 0; e < net->members; e++)
+        model_init_weight(net, n, l, e % per_member, members[e / per_member].seed, host + (size_t)e * net->weight_stride[l]);
     int rc = s->ops->upload(s->b, s->params + net->weight[l], host, count * sizeof(float), err);
     free(host);
     return rc;

@@ -146,6 +146,15 @@ uint64_t model_init_subsequence(NetId net, int layer, int is_bias, int critic) {
     return PHILOX_INIT_SUBSEQUENCE_BASE + ((((uint64_t)net * MODEL_MAX_LAYERS + layer) * 2 + is_bias) * 2 + critic);
 }
 
+void model_init_weight(const NetLayout *net, NetId n, int layer, int critic, uint64_t seed, float *w) {
+    int in = net->in[layer], ld = net->ld[layer];
+    float bound = 1.0f / sqrtf((float)in);
+    uint64_t ws = model_init_subsequence(n, layer, 0, critic);
+    for (int o = 0; o < net->out[layer]; o++)
+        for (int c = 0; c < in; c++)
+            w[(size_t)o * ld + c] = bound * (2.0f * philox_uniform01(philox_value(seed, ws, (uint64_t)o * in + c)) - 1.0f);
+}
+
 void model_init_host(const ModelLayout *layout, float *params, const uint64_t *member_seeds) {
     memset(params, 0, sizeof(float) * layout->n_params);  /* padding, and log σ = 0 */
     for (int n = 0; n < NET_COUNT; n++) {
@@ -156,15 +165,9 @@ void model_init_host(const ModelLayout *layout, float *params, const uint64_t *m
             for (int e = 0; e < net->members; e++) {
                 uint64_t seed = member_seeds[e / per_member];
                 int critic = e % per_member;
-                float *w = params + net->weight[l] + (size_t)e * net->weight_stride[l];
+                model_init_weight(net, (NetId)n, l, critic, seed, params + net->weight[l] + (size_t)e * net->weight_stride[l]);
                 float *b = params + net->bias[l] + (size_t)e * net->bias_stride[l];
-                uint64_t ws = model_init_subsequence((NetId)n, l, 0, critic);
                 uint64_t bs = model_init_subsequence((NetId)n, l, 1, critic);
-                for (int o = 0; o < net->out[l]; o++)
-                    for (int c = 0; c < net->in[l]; c++) {
-                        uint64_t j = (uint64_t)o * net->in[l] + c;
-                        w[(size_t)o * net->ld[l] + c] = bound * (2.0f * philox_uniform01(philox_value(seed, ws, j)) - 1.0f);
-                    }
                 for (int j = 0; j < net->out[l]; j++)
                     b[j] = bound * (2.0f * philox_uniform01(philox_value(seed, bs, (uint64_t)j)) - 1.0f);
             }

@@ -91,6 +91,10 @@ void model_member_scatter(const ModelLayout *pop, int member, const float *singl
  * member's seed (so a member's initial weights depend only on its seed, not on its index).
  * Weight element (o, c) draws word o·in + c whatever the packing; padding is set to zero. */
 void model_init_host(const ModelLayout *layout, float *params, const uint64_t *member_seeds);
+/* One member's weight matrix of one layer, by that rule (element (o, c) takes word o·in + c of
+ * the layer's subsequence; padding columns are not written): `critic` is the member's index
+ * within its net (Q1/Q2), `w` its [out, ld] rows. */
+void model_init_weight(const NetLayout *net, NetId n, int layer, int critic, uint64_t seed, float *w);
 
 /* The Philox subsequence that initialises one tensor of one critic (k = 0, 1; 0 elsewhere). */
 uint64_t model_init_subsequence(NetId net, int layer, int is_bias, int critic);

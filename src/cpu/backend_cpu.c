@@ -352,7 +352,7 @@ static int cpu_memory_info(Backend *b, size_t *free_bytes, size_t *total_bytes, 
 static void cpu_fork(Backend *b, int lanes) {
     CpuBackend *cpu = (CpuBackend *)b;
     settle(b);
-    if (cpu->threads >= 2 && lanes >= 2) lanes_fork(&cpu->lanes, lanes);
+    if (cpu->threads >= 2 && lanes >= 2) lanes_fork(&cpu->lanes);
 }
 static void cpu_lane(Backend *b, int index) {
     CpuBackend *cpu = (CpuBackend *)b;
@@ -365,6 +365,13 @@ static void cpu_lane_wait(Backend *b, int waiter, int source) {
 static void cpu_join(Backend *b) {
     CpuBackend *cpu = (CpuBackend *)b;
     if (!cpu->lanes.recording) return;
+    /* Groups on threads only when there is a group for every thread: with fewer (more threads
+     * than groups, e.g. more cores than BACKEND_MAX_LANES), BLAS spreading each product over
+     * all threads keeps more cores busy than one BLAS thread per group would. */
+    if (lanes_group_count(&cpu->lanes) < cpu->threads) {
+        lanes_join(&cpu->lanes, b, run_call, 1); /* in issue order, BLAS on all threads */
+        return;
+    }
     cpu_blas_set_threads(1);
     lanes_join(&cpu->lanes, b, run_call, cpu->threads);
     cpu_blas_set_threads(cpu->threads);

@@ -8,9 +8,8 @@
 #include <signal.h>
 #include <stdlib.h>
 
-void lanes_fork(Lanes *l, int lanes) {
+void lanes_fork(Lanes *l) {
     l->recording = 1;
-    l->lanes = lanes < BACKEND_MAX_LANES ? lanes : BACKEND_MAX_LANES;
     l->current = 0;
     l->n_calls = 0;
     for (int i = 0; i < BACKEND_MAX_LANES; i++) l->group[i] = i;
@@ -57,7 +56,6 @@ struct LanePool {
     pthread_mutex_t mutex;
     pthread_cond_t work_ready, work_done;
     pthread_t threads[BACKEND_MAX_LANES];
-    int worker_index[BACKEND_MAX_LANES];
     int started;          /* threads[1..started-1] run */
     unsigned generation;  /* bumped for each join's work */
     int busy;             /* workers still on this generation */
@@ -118,6 +116,7 @@ static int pool_grow(Lanes *l, int workers) {
     if (!l->pool) l->pool = pool_create();
     LanePool *p = l->pool;
     if (!p) return 1;
+    if (workers > BACKEND_MAX_LANES) workers = BACKEND_MAX_LANES; /* threads[]'s size */
     /* The workers start with every signal blocked (a thread inherits its creator's mask): SIGINT
      * and the other stop signals go to the training thread, whose waits they must interrupt. */
     sigset_t all, old;
@@ -190,15 +189,28 @@ static double call_cost(const LaneCall *c) {
     return (double)c->g.m * c->g.n * c->g.k * c->g.batch;
 }
 
-void lanes_join(Lanes *l, Backend *b, LaneRun run, int workers) {
-    l->recording = 0;
-    double cost[BACKEND_MAX_LANES] = {0};
-    int used[BACKEND_MAX_LANES] = {0}, n_groups = 0;
+/* The recorded calls' groups: which are used, the work of each, how many. */
+static int count_groups(const Lanes *l, int used[BACKEND_MAX_LANES], double cost[BACKEND_MAX_LANES]) {
+    int n_groups = 0;
     for (int i = 0; i < l->n_calls; i++) {
         int g = l->group[l->calls[i].lane];
         cost[g] += call_cost(&l->calls[i]);
         if (!used[g]) used[g] = 1, n_groups++;
     }
+    return n_groups;
+}
+
+int lanes_group_count(const Lanes *l) {
+    int used[BACKEND_MAX_LANES] = {0};
+    double cost[BACKEND_MAX_LANES] = {0};
+    return count_groups(l, used, cost);
+}
+
+void lanes_join(Lanes *l, Backend *b, LaneRun run, int workers) {
+    l->recording = 0;
+    double cost[BACKEND_MAX_LANES] = {0};
+    int used[BACKEND_MAX_LANES] = {0};
+    int n_groups = count_groups(l, used, cost);
     if (workers > n_groups) workers = n_groups;
     if (workers > BACKEND_MAX_LANES) workers = BACKEND_MAX_LANES;
     if (workers >= 2) { /* fewer when threads cannot be had */

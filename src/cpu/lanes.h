@@ -35,13 +35,13 @@ typedef struct LanePool LanePool;
 typedef struct {
     LanePool *pool; /* NULL until a join runs on threads */
     int recording;
-    int lanes, current;
+    int current;
     int group[BACKEND_MAX_LANES];
     int n_calls;
     LaneCall calls[LANES_MAX_CALLS];
 } Lanes;
 
-void lanes_fork(Lanes *l, int lanes);
+void lanes_fork(Lanes *l);
 void lanes_select(Lanes *l, int lane);
 void lanes_wait(Lanes *l, int waiter, int source);
 /* A slot for the next call on the current lane; NULL when full (the caller runs what was
@@ -49,6 +49,8 @@ void lanes_wait(Lanes *l, int waiter, int source);
 LaneCall *lanes_record(Lanes *l);
 /* Runs every recorded call in issue order on this thread (no parallelism), keeps recording. */
 void lanes_flush(Lanes *l, Backend *b, LaneRun run);
+/* How many independent groups the recorded calls form. */
+int lanes_group_count(const Lanes *l);
 /* Runs the recorded calls, groups in parallel on up to `workers` threads, and stops recording. */
 void lanes_join(Lanes *l, Backend *b, LaneRun run, int workers);
 /* A job split over workers: job(ctx, worker, workers) runs once for each worker in 0..workers-1,
